@@ -1,0 +1,630 @@
+import type { MessageRecord } from '../trace/record.js';
+import { FrameReader, type ReaderPosition } from '../wire/frame.js';
+import { InvalidHeaderError, WireError } from '../wire/errors.js';
+import { featuresOf, type Revision, type RevisionFeatures } from './revisions.js';
+import {
+  CALL_EXPORT,
+  CALL_RUST_CALLBACK,
+  DROP_NATIVE_REF,
+  MESSAGE_TYPE_EVALUATE,
+  MESSAGE_TYPE_RESPOND,
+  TYPE_CACHED,
+  TYPE_FULL,
+  type DecodeIssue,
+  type DecodedMessage,
+  type Exchange,
+  type JEvalBody,
+  type JRespBody,
+  type JsCall,
+  type MessageBody,
+  type MessageKind,
+  type Op,
+  type OpResult,
+  type REvalBody,
+  type RRespBody,
+} from './messages.js';
+import { readSignature, sameBytes, hex, type CallbackType, type Signature, type TypeDef } from './types.js';
+import { decodeValue, forEachCallback, wordsToNumber, type Value, type ValueCodecContext } from './values.js';
+
+/** Ops in one R-Eval beyond this are refused (a real batch holds at most a few thousand). */
+export const MAX_OPS_PER_MESSAGE = 1 << 20;
+
+/** Per-conversation knowledge a decoder needs and gains: types, callbacks, open exchanges. */
+export interface ConversationState {
+  readonly types: ReadonlyMap<number, Signature>;
+  readonly callbacks: ReadonlyMap<number, CallbackType>;
+  readonly open: readonly Exchange[];
+}
+
+/**
+ * Decodes the messages of one conversation (one ctx, one recording side) in order. It keeps
+ * what the conversation has taught it: the type cache (TYPE_FULL → TYPE_CACHED), the
+ * Callback definition under which each key was last sent, and the stack of open
+ * Evaluates that Responds are decoded against. Errors are values: `decode` never throws
+ * for bad bytes.
+ */
+export class ConversationDecoder implements ConversationState {
+  private featuresValue: RevisionFeatures;
+  readonly types = new Map<number, Signature>();
+  readonly callbacks = new Map<number, CallbackType>();
+  readonly open: Exchange[] = [];
+  private messageCount = 0;
+  private exchangeSerial = 0;
+  /** Set after a lost or undecodable record: later context errors are probably consequences. */
+  private damaged = false;
+
+  constructor(rev: Revision) {
+    this.featuresValue = featuresOf(rev);
+  }
+
+  get revision(): Revision {
+    return this.featuresValue.name;
+  }
+
+  get features(): RevisionFeatures {
+    return this.featuresValue;
+  }
+
+  setRevision(rev: Revision): void {
+    this.featuresValue = featuresOf(rev);
+  }
+
+  /** A record of this conversation was unreadable: the context it carried is missing. */
+  noteLostRecord(): void {
+    this.damaged = true;
+  }
+
+  decode(record: MessageRecord): DecodedMessage {
+    const messageIndex = this.messageCount++;
+    const issues: DecodeIssue[] = [];
+    const ctx: MessageDecodeContext = { record, messageIndex, issues, damaged: this.damaged };
+    let reader: FrameReader;
+    try {
+      reader = new FrameReader(record.data);
+    } catch (e) {
+      return this.failed(ctx, undefined, issueFromError(e, 'invalid-header'));
+    }
+    let type: number;
+    try {
+      type = reader.u8('message type');
+    } catch (e) {
+      return this.failed(ctx, undefined, issueFromError(e, 'invalid-header'));
+    }
+    if (type !== MESSAGE_TYPE_EVALUATE && type !== MESSAGE_TYPE_RESPOND) {
+      return this.failed(ctx, undefined, {
+        kind: 'decode-error',
+        message: `unknown message type ${type} (expected 0 Evaluate or 1 Respond)`,
+        fatal: true,
+        severity: 'error',
+        byteOffset: reader.layout.u8Start,
+      });
+    }
+    const kind: MessageKind =
+      record.dir === 'r2j' ? (type === MESSAGE_TYPE_EVALUATE ? 'r-eval' : 'r-resp') : type === MESSAGE_TYPE_EVALUATE ? 'j-eval' : 'j-resp';
+    switch (kind) {
+      case 'r-eval':
+        return this.decodeREval(reader, ctx);
+      case 'j-eval':
+        return this.decodeJEval(reader, ctx);
+      case 'j-resp':
+        return this.decodeJResp(reader, ctx);
+      case 'r-resp':
+        return this.decodeRResp(reader, ctx);
+    }
+  }
+
+  private failed(ctx: MessageDecodeContext, kind: MessageKind | undefined, issue: DecodeIssue): DecodedMessage {
+    this.damaged = true;
+    ctx.issues.push(issue);
+    return {
+      record: ctx.record,
+      messageIndex: ctx.messageIndex,
+      kind,
+      body: undefined,
+      depth: this.open.length,
+      abandoned: [],
+      issues: ctx.issues,
+    };
+  }
+
+  private valueContext(dir: 'r2j' | 'j2r'): ValueCodecContext {
+    return { dir, features: this.featuresValue };
+  }
+
+  // ---- Rust → JS Evaluate -------------------------------------------------------------
+
+  private decodeREval(r: FrameReader, ctx: MessageDecodeContext): DecodedMessage {
+    const f = this.featuresValue;
+    let evaluateId: number | undefined;
+    let reservedCount: number | undefined;
+    let installIds: number[] | undefined;
+    let reservedIds: number[] | undefined;
+    const ops: Op[] = [];
+    let fatal: DecodeIssue | undefined;
+    try {
+      switch (f.evalPrelude) {
+        case 'none':
+          break;
+        case 'reserved-count':
+          reservedCount = r.u32('reserved count');
+          break;
+        case 'id-and-count':
+          evaluateId = r.u32('evaluate id');
+          reservedCount = r.u32('reserved count');
+          break;
+        case 'install-and-reserved':
+          installIds = readIdList(r, 'install list');
+          reservedIds = readIdList(r, 'reserved list');
+          break;
+      }
+      const vctx = this.valueContext('r2j');
+      while (r.hasMoreU32()) {
+        if (ops.length >= MAX_OPS_PER_MESSAGE) {
+          throw new WireError(`more than ${MAX_OPS_PER_MESSAGE} ops in one message`, r.byteOffsetOf('u32'), 'u32');
+        }
+        const op = this.readOp(r, ops.length + 1, vctx, ctx);
+        ops.push(op);
+      }
+    } catch (e) {
+      fatal = issueFromError(e, 'decode-error', ops.length + 1);
+    }
+    if (!fatal) this.checkTrailing(r, ctx, 'warning', 'JS ignores them');
+    if (fatal) {
+      ctx.issues.push(fatal);
+      this.damaged = true;
+    }
+    const body: REvalBody = {
+      kind: 'r-eval',
+      ...(evaluateId !== undefined && { evaluateId }),
+      ...(reservedCount !== undefined && { reservedCount }),
+      ...(installIds && { installIds }),
+      ...(reservedIds && { reservedIds }),
+      ops,
+    };
+    const reserving = f.evalPrelude === 'install-and-reserved' ? (reservedIds?.length ?? 0) > 0 : (reservedCount ?? 0) > 0;
+    return this.openExchange(ctx, 'r-eval', body, {
+      ...(evaluateId !== undefined && { evaluateId }),
+      ops,
+      reserving,
+      incomplete: fatal !== undefined,
+    });
+  }
+
+  private readOp(r: FrameReader, index: number, vctx: ValueCodecContext, ctx: MessageDecodeContext): Op {
+    const fnId = r.u32('fn id');
+    const markerAt = r.byteOffsetOf('u8');
+    const marker = r.u8('type marker');
+    const typeId = r.u32('type id');
+    let signature: Signature;
+    if (marker === TYPE_FULL) {
+      signature = readSignature(r);
+      const known = this.types.get(typeId);
+      if (known && !sameBytes(known.bytes, signature.bytes)) {
+        ctx.issues.push({
+          kind: 'type-redefined',
+          message: `op ${index}: TYPE_FULL redefines type id ${typeId} as ${hex(signature.bytes)} (was ${hex(known.bytes)})`,
+          fatal: false,
+          severity: 'error',
+          op: index,
+          byteOffset: markerAt,
+        });
+      }
+      this.types.set(typeId, signature);
+    } else if (marker === TYPE_CACHED) {
+      const known = this.types.get(typeId);
+      if (!known) {
+        throw new ContextError({
+          kind: 'unknown-type-id',
+          message: `op ${index}: TYPE_CACHED type id ${typeId} was never defined in this conversation`,
+          fatal: true,
+          severity: 'error',
+          op: index,
+          byteOffset: markerAt,
+          ...(ctx.damaged && { consequence: true }),
+        });
+      }
+      signature = known;
+    } else {
+      throw new WireError(`op ${index}: unknown type marker 0x${marker.toString(16)} (expected 0xfe or 0xff)`, markerAt, 'u8');
+    }
+    const args: Value[] = [];
+    for (const param of signature.params) {
+      const v = decodeValue(r, param, vctx);
+      args.push(v);
+      forEachCallback(v, (cb) => this.callbacks.set(cb.key, cb.type));
+      noteNonAscii(v, ctx, index);
+    }
+    return { index, fnId, marker: marker === TYPE_FULL ? 'full' : 'cached', typeId, signature, args };
+  }
+
+  // ---- JS → Rust Evaluate -------------------------------------------------------------
+
+  private decodeJEval(r: FrameReader, ctx: MessageDecodeContext): DecodedMessage {
+    const f = this.featuresValue;
+    let call: JsCall | undefined;
+    let fatal: DecodeIssue | undefined;
+    try {
+      const fnId = r.u32('call kind');
+      if (fnId === CALL_RUST_CALLBACK || fnId === DROP_NATIVE_REF) {
+        const key = f.callbackKeyWords === 2 ? wordsToNumber(r.u32('callback key'), r.u32('callback key')) : r.u32('callback handle');
+        if (fnId === DROP_NATIVE_REF) {
+          call = { kind: 'drop-native', key };
+          if (!this.callbacks.has(key)) ctx.issues.push(unknownCallback(key, 'native-ref drop', ctx, false));
+        } else {
+          const type = this.callbacks.get(key);
+          if (!type) {
+            call = { kind: 'callback', key, args: [] };
+            throw new ContextError(unknownCallback(key, 'callback call', ctx, true));
+          }
+          const args: Value[] = [];
+          call = { kind: 'callback', key, type, args };
+          const vctx = this.valueContext('j2r');
+          for (const p of type.params) args.push(decodeValue(r, p, vctx));
+        }
+      } else if (fnId === CALL_EXPORT) {
+        const vctx = this.valueContext('j2r');
+        const name = decodeValue(r, { kind: 'string' }, vctx);
+        const args: number[] = [];
+        // Up to seq-id every export argument is one u32; explicit-ids types them off the wire.
+        if (!f.callbackPolicyWord) while (r.hasMoreU32()) args.push(r.u32('export argument'));
+        call = { kind: 'export', name: name.kind === 'string' ? name.value : '', args };
+      } else {
+        call = { kind: 'unknown', fnId };
+        throw new ContextError({
+          kind: 'unknown-call-kind',
+          message: `J-Eval call kind 0x${fnId.toString(16).padStart(8, '0')} is none of 0 (callback), 0xfffffffe (export), 0xffffffff (drop)`,
+          fatal: true,
+          severity: 'error',
+          byteOffset: r.layout.u32Start,
+        });
+      }
+    } catch (e) {
+      fatal = issueFromError(e, 'decode-error');
+    }
+    if (fatal) {
+      ctx.issues.push(fatal);
+      this.damaged = true;
+    } else {
+      this.checkTrailing(r, ctx, call?.kind === 'export' ? 'error' : 'warning', call?.kind === 'export' ? 'Rust panics' : 'Rust does not check');
+    }
+    const body: JEvalBody | undefined = call ? { kind: 'j-eval', call } : undefined;
+    if (!body) return this.failed(ctx, 'j-eval', ctx.issues.pop()!);
+    // A J-Eval cannot be sent while JS waits for the R-Resp of another: that R-Resp was lost.
+    const abandoned: Exchange[] = [];
+    while (this.open.length > 0 && this.open[this.open.length - 1]!.kind === 'j-eval') abandoned.push(this.open.pop()!);
+    return this.openExchange(ctx, 'j-eval', body, { call: body.call, incomplete: fatal !== undefined }, abandoned);
+  }
+
+  // ---- Responds -------------------------------------------------------------------------
+
+  private decodeJResp(r: FrameReader, ctx: MessageDecodeContext): DecodedMessage {
+    const f = this.featuresValue;
+    let evaluateId: number | undefined;
+    try {
+      if (f.jRespPrelude === 'id') evaluateId = r.u32('evaluate id');
+    } catch (e) {
+      return this.failed(ctx, 'j-resp', issueFromError(e, 'decode-error'));
+    }
+    const { exchange, abandoned } = this.findAnswered('r-eval', evaluateId, ctx);
+    const results: OpResult[] = [];
+    if (exchange) {
+      const start = r.position();
+      const attempt = readOpResults(r, exchange, f);
+      if (attempt.ok) {
+        results.push(...attempt.results);
+      } else if (!exchange.incomplete) {
+        // Misrouting shows as a Respond shaped for another open R-Eval (failure-modes).
+        const other = this.open.find((x) => x !== exchange && x.kind === 'r-eval' && !x.incomplete && fits(r, start, x, f));
+        if (other) {
+          ctx.issues.push({
+            kind: 'respond-shape-mismatch',
+            message: `J-Resp does not decode as the answer to the R-Eval it closes (message ${exchange.messageIndex + 1}: ${attempt.problem.message}) but decodes exactly as the answer to the open R-Eval of message ${other.messageIndex + 1}`,
+            fatal: true,
+            severity: 'error',
+            exchange: other.serial,
+            ...(ctx.damaged && { consequence: true }),
+          });
+        } else {
+          ctx.issues.push({ ...attempt.problem, ...(ctx.damaged && { consequence: true }) });
+        }
+        results.push(...attempt.results);
+      }
+    }
+    const body: JRespBody = { kind: 'j-resp', ...(evaluateId !== undefined && { evaluateId }), results };
+    return this.closeExchange(ctx, 'j-resp', body, exchange, abandoned);
+  }
+
+  private decodeRResp(r: FrameReader, ctx: MessageDecodeContext): DecodedMessage {
+    const f = this.featuresValue;
+    let installIds: number[] | undefined;
+    try {
+      if (f.rRespPrelude === 'zero-word') r.u32('R-Resp prelude word');
+      else if (f.rRespPrelude === 'install') installIds = readIdList(r, 'install list');
+    } catch (e) {
+      return this.failed(ctx, 'r-resp', issueFromError(e, 'decode-error'));
+    }
+    const { exchange, abandoned } = this.findAnswered('j-eval', undefined, ctx);
+    let value: Value | undefined;
+    let type: TypeDef | undefined;
+    const call = exchange?.call;
+    try {
+      if (call?.kind === 'callback' && call.type) {
+        type = call.type.ret;
+        value = decodeValue(r, type, this.valueContext('r2j'));
+      } else if (call?.kind === 'export' && r.hasMoreU32()) {
+        type = { kind: 'i32' };
+        value = decodeValue(r, type, this.valueContext('r2j'));
+      }
+      if (exchange && !exchange.incomplete) {
+        const trailing = describeTrailing(r);
+        if (trailing) {
+          ctx.issues.push({ kind: 'trailing-bytes', message: `R-Resp has ${trailing} left after the value (JS throws)`, fatal: false, severity: 'error' });
+        }
+      }
+    } catch (e) {
+      ctx.issues.push({ ...issueFromError(e, 'decode-error'), ...(ctx.damaged && { consequence: true }) });
+    }
+    if (value) noteNonAscii(value, ctx, undefined);
+    const body: RRespBody = {
+      kind: 'r-resp',
+      ...(installIds && { installIds }),
+      ...(value && { value }),
+      ...(type && { type }),
+    };
+    return this.closeExchange(ctx, 'r-resp', body, exchange, abandoned);
+  }
+
+  /**
+   * Finds the open Evaluate a Respond answers: by id where the revision has one, else the
+   * innermost open Evaluate of the other direction. Exchanges above it are abandoned.
+   */
+  private findAnswered(
+    kind: 'r-eval' | 'j-eval',
+    evaluateId: number | undefined,
+    ctx: MessageDecodeContext,
+  ): { exchange: Exchange | undefined; abandoned: Exchange[] } {
+    let index = -1;
+    if (kind === 'r-eval' && evaluateId !== undefined && this.featuresValue.routing === 'by-id') {
+      for (let i = this.open.length - 1; i >= 0; i--) {
+        const x = this.open[i]!;
+        if (x.kind === 'r-eval' && x.evaluateId === evaluateId) {
+          index = i;
+          break;
+        }
+      }
+      const innermost = findLast(this.open, (x) => x.kind === 'r-eval');
+      if (index < 0) {
+        ctx.issues.push({
+          kind: innermost ? 'misrouted-respond' : 'respond-without-evaluate',
+          message: innermost
+            ? `J-Resp echoes evaluate id ${evaluateId}, which no open R-Eval has (innermost open: id ${innermost.evaluateId})`
+            : `J-Resp (evaluate id ${evaluateId}) arrived with no R-Eval open`,
+          fatal: true,
+          severity: 'error',
+          ...(ctx.damaged && { consequence: true }),
+        });
+        return { exchange: undefined, abandoned: [] };
+      }
+      if (innermost && innermost !== this.open[index]) {
+        ctx.issues.push({
+          kind: 'misrouted-respond',
+          message: `J-Resp answers R-Eval id ${evaluateId} (message ${this.open[index]!.messageIndex + 1}) while the innermost open R-Eval is id ${innermost.evaluateId} (message ${innermost.messageIndex + 1}): Rust sets it aside until that one is answered`,
+          fatal: false,
+          severity: 'warning',
+          exchange: this.open[index]!.serial,
+        });
+        // Answered out of order: it leaves the stack alone, nothing above it is abandoned.
+        const [x] = this.open.splice(index, 1);
+        return { exchange: x, abandoned: [] };
+      }
+    } else {
+      for (let i = this.open.length - 1; i >= 0; i--) {
+        if (this.open[i]!.kind === kind) {
+          index = i;
+          break;
+        }
+      }
+      if (index < 0) {
+        ctx.issues.push({
+          kind: 'respond-without-evaluate',
+          message: `${kind === 'r-eval' ? 'J-Resp' : 'R-Resp'} arrived with no ${kind === 'r-eval' ? 'R-Eval' : 'J-Eval'} open`,
+          fatal: true,
+          severity: 'error',
+          ...(ctx.damaged && { consequence: true }),
+        });
+        return { exchange: undefined, abandoned: [] };
+      }
+    }
+    const abandoned = this.open.splice(index + 1).reverse();
+    const exchange = this.open.pop();
+    return { exchange, abandoned };
+  }
+
+  private openExchange(
+    ctx: MessageDecodeContext,
+    kind: 'r-eval' | 'j-eval',
+    body: MessageBody,
+    fields: Partial<Pick<Exchange, 'evaluateId' | 'ops' | 'reserving' | 'call'>> & { incomplete: boolean },
+    abandoned: Exchange[] = [],
+  ): DecodedMessage {
+    const exchange: Exchange = {
+      serial: ++this.exchangeSerial,
+      kind,
+      record: ctx.record,
+      messageIndex: ctx.messageIndex,
+      depth: this.open.length,
+      ...fields,
+    };
+    this.open.push(exchange);
+    return {
+      record: ctx.record,
+      messageIndex: ctx.messageIndex,
+      kind,
+      body,
+      depth: exchange.depth,
+      exchange,
+      abandoned,
+      issues: ctx.issues,
+    };
+  }
+
+  private closeExchange(
+    ctx: MessageDecodeContext,
+    kind: 'j-resp' | 'r-resp',
+    body: MessageBody,
+    exchange: Exchange | undefined,
+    abandoned: Exchange[],
+  ): DecodedMessage {
+    return {
+      record: ctx.record,
+      messageIndex: ctx.messageIndex,
+      kind,
+      body,
+      depth: exchange ? exchange.depth : this.open.length,
+      ...(exchange && { exchange }),
+      abandoned,
+      issues: ctx.issues,
+    };
+  }
+
+  private checkTrailing(r: FrameReader, ctx: MessageDecodeContext, severity: 'error' | 'warning', why: string): void {
+    const trailing = describeTrailing(r);
+    if (trailing) {
+      ctx.issues.push({ kind: 'trailing-bytes', message: `${trailing} left after the last op (${why})`, fatal: false, severity });
+    }
+  }
+}
+
+interface MessageDecodeContext {
+  readonly record: MessageRecord;
+  readonly messageIndex: number;
+  readonly issues: DecodeIssue[];
+  readonly damaged: boolean;
+}
+
+/** A decode stopped by missing conversation context (not by bad bytes). */
+class ContextError extends Error {
+  constructor(readonly issue: DecodeIssue) {
+    super(issue.message);
+  }
+}
+
+function issueFromError(e: unknown, kind: 'decode-error' | 'invalid-header', op?: number): DecodeIssue {
+  if (e instanceof ContextError) return e.issue;
+  if (e instanceof InvalidHeaderError) {
+    return { kind: 'invalid-header', message: e.message, fatal: true, severity: 'error', byteOffset: e.offset };
+  }
+  if (e instanceof WireError) {
+    return {
+      kind,
+      message: op !== undefined ? `op ${op}: ${e.message}` : e.message,
+      fatal: true,
+      severity: 'error',
+      byteOffset: e.offset,
+      ...(op !== undefined && { op }),
+    };
+  }
+  throw e;
+}
+
+function unknownCallback(key: number, what: string, ctx: MessageDecodeContext, fatal: boolean): DecodeIssue {
+  return {
+    kind: 'unknown-callback',
+    message: `${what} for callback key ${key}, which was never passed to JS in this conversation`,
+    fatal,
+    severity: 'error',
+    ...(ctx.damaged && { consequence: true }),
+  };
+}
+
+function noteNonAscii(v: Value, ctx: MessageDecodeContext, op: number | undefined): void {
+  const visit = (x: Value): void => {
+    switch (x.kind) {
+      case 'string':
+        if (x.nonAscii) {
+          ctx.issues.push({
+            kind: 'non-ascii-string',
+            message: `${op !== undefined ? `op ${op}: ` : ''}Rust→JS string ${JSON.stringify(x.value.slice(0, 40))} is not ASCII: JS slices it by UTF-8 byte length and misreads it and every later string of the message`,
+            fatal: false,
+            severity: 'info',
+            ...(op !== undefined && { op }),
+          });
+        }
+        return;
+      case 'option':
+        if (x.value) visit(x.value);
+        return;
+      case 'result':
+        visit(x.value);
+        return;
+      case 'array':
+        x.items.forEach(visit);
+        return;
+      default:
+        return;
+    }
+  };
+  visit(v);
+}
+
+function readIdList(r: FrameReader, what: string): number[] {
+  const count = r.u32(`${what} length`);
+  const left = r.remaining().u32;
+  if (count * 2 > left) {
+    throw new WireError(`${what} claims ${count} IDs but only ${left} u32 words are left`, r.byteOffsetOf('u32') - 4, 'u32');
+  }
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) ids.push(wordsToNumber(r.u32(what), r.u32(what)));
+  return ids;
+}
+
+function describeTrailing(r: FrameReader): string | undefined {
+  const left = r.remaining();
+  const parts: string[] = [];
+  if (left.u32) parts.push(`${left.u32} u32 word${left.u32 === 1 ? '' : 's'}`);
+  if (left.u16) parts.push(`${left.u16} u16 word${left.u16 === 1 ? '' : 's'}`);
+  if (left.u8) parts.push(`${left.u8} u8 byte${left.u8 === 1 ? '' : 's'}`);
+  if (left.str) parts.push(`${left.str} string byte${left.str === 1 ? '' : 's'}`);
+  return parts.length ? parts.join(', ') : undefined;
+}
+
+/** Whether a J-Resp body decodes exactly as the answer to `x` (used to spot misrouting). */
+function fits(r: FrameReader, start: ReaderPosition, x: Exchange, features: RevisionFeatures): boolean {
+  r.restore(start);
+  return readOpResults(r, x, features).ok;
+}
+
+type OpResultsAttempt = { ok: true; results: OpResult[] } | { ok: false; results: OpResult[]; problem: DecodeIssue };
+
+/** Reads a J-Resp's results as JS wrote them for the ops of `exchange` (wire §10). */
+function readOpResults(r: FrameReader, exchange: Exchange, features: RevisionFeatures): OpResultsAttempt {
+  const vctx: ValueCodecContext = { dir: 'j2r', features };
+  const results: OpResult[] = [];
+  for (const op of exchange.ops ?? []) {
+    const type = op.signature.ret;
+    if (type.kind === 'heapref' && exchange.reserving) {
+      results.push({ op: op.index, type, value: { kind: 'heapref' }, filledReservation: true });
+      continue;
+    }
+    try {
+      results.push({ op: op.index, type, value: decodeValue(r, type, vctx), filledReservation: false });
+    } catch (e) {
+      return { ok: false, results, problem: issueFromError(e, 'decode-error', op.index) };
+    }
+  }
+  if (exchange.incomplete) return { ok: true, results };
+  const trailing = describeTrailing(r);
+  if (trailing) {
+    return {
+      ok: false,
+      results,
+      problem: { kind: 'trailing-bytes', message: `J-Resp has ${trailing} left after the results (Rust panics)`, fatal: false, severity: 'error' },
+    };
+  }
+  return { ok: true, results };
+}
+
+function findLast<T>(xs: readonly T[], pred: (x: T) => boolean): T | undefined {
+  for (let i = xs.length - 1; i >= 0; i--) if (pred(xs[i]!)) return xs[i];
+  return undefined;
+}
