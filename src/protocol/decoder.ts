@@ -284,6 +284,9 @@ export class ConversationDecoder implements ConversationState {
     if (fatal) {
       ctx.issues.push(fatal);
       this.damaged = true;
+    } else if (call?.kind === 'export' && f.callbackPolicyWord) {
+      // explicit-ids types export arguments from JS class metadata, not from the wire:
+      // what follows the name is unreadable here, not trailing.
     } else {
       this.checkTrailing(r, ctx, call?.kind === 'export' ? 'error' : 'warning', call?.kind === 'export' ? 'Rust panics' : 'Rust does not check');
     }

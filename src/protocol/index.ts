@@ -5,3 +5,5 @@ export * from './messages.js';
 export * from './decoder.js';
 export * from './encoder.js';
 export * from './helpers.js';
+export * from './detect.js';
+export * from './stream.js';

@@ -1,0 +1,114 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { Readable, Writable } from 'node:stream';
+
+/** Exit codes, stable across releases (README "Exit codes"). */
+export const EXIT_OK = 0;
+export const EXIT_FINDINGS = 1;
+export const EXIT_BAD_INPUT = 2;
+
+/**
+ * Everything the commands touch of the outside world. The CLI builds it from `process`;
+ * tests build it from buffers.
+ */
+export interface CliIO {
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  readonly stdin: Readable;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdoutIsTTY: boolean;
+  readonly stderrIsTTY: boolean;
+}
+
+export function processIO(): CliIO {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    stdoutIsTTY: process.stdout.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
+  };
+}
+
+/**
+ * Colour for one stream: NO_COLOR (non-empty) turns it off, FORCE_COLOR forces it (0 = off),
+ * otherwise colour only when the stream is a terminal. chalk 5 does not read NO_COLOR.
+ */
+export function colorFor(io: CliIO, stream: 'stdout' | 'stderr', override?: boolean): ChalkInstance {
+  if (override !== undefined) return new Chalk({ level: override ? 1 : 0 });
+  const env = io.env;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return new Chalk({ level: 0 });
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) {
+    if (force === '0' || force === 'false') return new Chalk({ level: 0 });
+    const level = force === '2' ? 2 : force === '3' ? 3 : 1;
+    return new Chalk({ level });
+  }
+  const tty = stream === 'stdout' ? io.stdoutIsTTY : io.stderrIsTTY;
+  return new Chalk({ level: tty ? 1 : 0 });
+}
+
+/** Writes text, waiting when the destination asks for it (a piped report is never cut). */
+export async function writeOut(stream: Writable, text: string): Promise<void> {
+  if (!stream.write(text)) {
+    await new Promise<void>((resolve, reject) => {
+      const onDrain = (): void => {
+        stream.off('error', onError);
+        resolve();
+      };
+      const onError = (e: Error): void => {
+        stream.off('drain', onDrain);
+        reject(e);
+      };
+      stream.once('drain', onDrain);
+      stream.once('error', onError);
+    });
+  }
+}
+
+/** Collects lines and writes them in chunks, so per-line writes do not dominate. */
+export class LineBuffer {
+  private parts: string[] = [];
+  private size = 0;
+  constructor(private readonly stream: Writable, private readonly limit = 64 * 1024) {}
+
+  async push(line: string): Promise<void> {
+    this.parts.push(line, '\n');
+    this.size += line.length + 1;
+    if (this.size >= this.limit) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.parts.length === 0) return;
+    const text = this.parts.join('');
+    this.parts = [];
+    this.size = 0;
+    await writeOut(this.stream, text);
+  }
+}
+
+/** A usage or input problem that ends the command with a one-line message and exit 2. */
+export class UsageError extends Error {
+  override readonly name: string = 'UsageError';
+}
+
+/** Progress on stderr only when stderr is a terminal; overwritten in place, erased at the end. */
+export class Progress {
+  private last = 0;
+  private shown = false;
+  constructor(private readonly io: CliIO, private readonly enabled: boolean) {}
+
+  update(text: () => string): void {
+    if (!this.enabled || !this.io.stderrIsTTY) return;
+    const now = Date.now();
+    if (now - this.last < 200) return;
+    this.last = now;
+    this.io.stderr.write(`\r\x1b[2K${text()}`);
+    this.shown = true;
+  }
+
+  done(): void {
+    if (this.shown) this.io.stderr.write('\r\x1b[2K');
+    this.shown = false;
+  }
+}

@@ -1,0 +1,81 @@
+import { Command, CommanderError, Option } from 'commander';
+import { REVISIONS } from '../protocol/revisions.js';
+import { TraceInputError } from '../trace/source.js';
+import { TraceOutputError } from '../trace/writer.js';
+import { runConvert } from './convert.js';
+import { runDump } from './dump.js';
+import { EXIT_BAD_INPUT, UsageError, colorFor, processIO, type CliIO } from './io.js';
+import { parseChoice, parseRevisionOption, parseSeqRange, parseUint } from './options.js';
+import { VERSION } from './version.js';
+
+/**
+ * The command-line program. It only parses arguments, calls the library, renders, and
+ * returns the exit code; the caller sets `process.exitCode` (never `process.exit`, which
+ * would cut a piped report short).
+ */
+export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  let exitCode = 0;
+  let debug = argv.includes('--debug');
+  const program = new Command()
+    .name('bridge-trace')
+    .description('Decode recorded wry-bindgen bridge traces, replay both heap-ID allocators, and report where they diverged.')
+    .version(VERSION, '-V, --version')
+    .option('--debug', 'show stack traces for internal errors')
+    .option('--no-color', 'never colour the output (NO_COLOR and FORCE_COLOR are honoured too)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  const colorOption = (): boolean | undefined => (program.opts<{ color?: boolean }>().color === false ? false : undefined);
+  const revOption = new Option('--rev <revision>', `protocol revision, overriding the trace's meta records (${REVISIONS.join(', ')})`).argParser(parseRevisionOption);
+
+  program
+    .command('dump')
+    .description('print every record decoded: prelude, ops with fn ids, types and arguments, results; nesting shown by indentation')
+    .argument('<trace...>', 'trace files (@btrace lines or .btrace, optionally gzipped); - for stdin')
+    .option('--json', 'NDJSON: one object per record (docs/json-schema.md)')
+    .addOption(revOption)
+    .option('--symbols <file>', 'JSON file naming fn ids: {"functions": {"12": "drop_heap_ref", ...}}')
+    .addOption(new Option('--dir <dir>', 'only messages in this direction').argParser(parseChoice(['r2j', 'j2r'] as const)))
+    .addOption(new Option('--side <side>', 'only records of this recording side').argParser(parseChoice(['rust', 'js'] as const)))
+    .option('--ctx <label>', 'only records of this session label')
+    .addOption(new Option('--fn <id>', 'only R-Evals with an op calling this fn id').argParser(parseUint))
+    .addOption(new Option('--seq <range>', 'only records with seq in N, A..B, A.. or ..B').argParser(parseSeqRange))
+    .action(async (traces: string[], opts) => {
+      const color = colorOption();
+      exitCode = await runDump(traces, { ...opts, ...(color !== undefined && { color }) }, io);
+    });
+
+  program
+    .command('convert')
+    .description('convert a trace between @btrace lines and the binary .btrace container, losslessly')
+    .argument('<in>', 'input trace; - for stdin')
+    .requiredOption('-o, --output <file>', 'output path (.btrace = binary, .gz = gzipped, otherwise lines); - for stdout')
+    .addOption(new Option('--format <format>', 'container to write, overriding the extension').argParser(parseChoice(['lines', 'binary'] as const)))
+    .option('--gzip', 'gzip the output whatever its name')
+    .action(async (input: string, opts) => {
+      const color = colorOption();
+      exitCode = await runConvert(input, { ...opts, ...(color !== undefined && { color }) }, io);
+    });
+
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    debug = program.opts<{ debug?: boolean }>().debug === true;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are exit 0; every usage error is exit 2 (the message is already printed).
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : EXIT_BAD_INPUT;
+    }
+    const err = colorFor(io, 'stderr');
+    if (e instanceof UsageError || e instanceof TraceInputError || e instanceof TraceOutputError) {
+      io.stderr.write(`${err.red('error:')} ${e.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    io.stderr.write(`${err.red('internal error:')} ${(e as Error)?.message ?? String(e)}${debug ? `\n${(e as Error)?.stack ?? ''}` : ' (run with --debug for a stack trace)'}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  return exitCode;
+}

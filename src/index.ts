@@ -1,0 +1,9 @@
+/** The library API of bridge-trace. */
+export * from './wire/index.js';
+export * from './trace/record.js';
+export { openTrace, TraceInputError } from './trace/source.js';
+export type { OpenTraceOptions, TraceFormat, ContainerInfo } from './trace/source.js';
+export { createTraceWriter, formatForPath, TraceOutputError } from './trace/writer.js';
+export type { TraceWriter, TraceHeaderInfo } from './trace/writer.js';
+export * from './protocol/index.js';
+export { formatValue, valueToJson } from './report/values.js';
