@@ -145,3 +145,28 @@ describe('bridge-trace dump', () => {
     expect(none.code).toBe(2);
   });
 });
+
+describe('dump on damaged binary traces', () => {
+  it('a flipped byte in one frame loses that record only; a truncated file ends with one bad record', async () => {
+    const sample = new URL('../../traces/spec-deep-nesting.reserved-count.log', import.meta.url).pathname;
+    const bin = `${dir}/damaged-source.btrace`;
+    expect((await runCli(['convert', sample, '-o', bin])).code).toBe(0);
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const bytes = readFileSync(bin);
+    // Flip a byte inside the third frame's payload (frames start with the sync marker fb 42 54 46).
+    const syncs: number[] = [];
+    for (let i = bytes.indexOf(Buffer.from([0xfb, 0x42, 0x54, 0x46])); i >= 0; i = bytes.indexOf(Buffer.from([0xfb, 0x42, 0x54, 0x46]), i + 1)) syncs.push(i);
+    const flipped = Buffer.from(bytes);
+    flipped[syncs[3]! + 40]! ^= 0x55;
+    writeFileSync(`${dir}/flipped.btrace`, flipped);
+    const r = await runCli(['dump', `${dir}/flipped.btrace`]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`flipped\\.btrace@${syncs[3]}: bad record`));
+    expect(r.stderr).toContain('13 messages decoded');
+    writeFileSync(`${dir}/truncated.btrace`, bytes.subarray(0, bytes.length - 7));
+    const t = await runCli(['dump', `${dir}/truncated.btrace`]);
+    expect(t.code).toBe(1);
+    expect(t.stdout.match(/bad record/g)).toHaveLength(1);
+    expect(t.stderr).toContain('13 messages decoded');
+  });
+});
