@@ -266,7 +266,7 @@ export class ConversationDecoder implements ConversationState {
         const name = decodeValue(r, { kind: 'string' }, vctx);
         const args: number[] = [];
         // Up to seq-id every export argument is one u32; explicit-ids types them off the wire.
-        if (!f.callbackPolicyWord) while (r.hasMoreU32()) args.push(r.u32('export argument'));
+        if (!f.typedExports) while (r.hasMoreU32()) args.push(r.u32('export argument'));
         call = { kind: 'export', name: name.kind === 'string' ? name.value : '', args };
       } else {
         call = { kind: 'unknown', fnId };
@@ -284,7 +284,7 @@ export class ConversationDecoder implements ConversationState {
     if (fatal) {
       ctx.issues.push(fatal);
       this.damaged = true;
-    } else if (call?.kind === 'export' && f.callbackPolicyWord) {
+    } else if (call?.kind === 'export' && f.typedExports) {
       // explicit-ids types export arguments from JS class metadata, not from the wire:
       // what follows the name is unreadable here, not trailing.
     } else {
@@ -340,29 +340,53 @@ export class ConversationDecoder implements ConversationState {
   private decodeRResp(r: FrameReader, ctx: MessageDecodeContext): DecodedMessage {
     const f = this.featuresValue;
     let installIds: number[] | undefined;
+    let preludeWord: number | undefined;
     try {
-      if (f.rRespPrelude === 'zero-word') r.u32('R-Resp prelude word');
+      if (f.rRespPrelude === 'zero-word') preludeWord = r.u32('R-Resp prelude word');
       else if (f.rRespPrelude === 'install') installIds = readIdList(r, 'install list');
     } catch (e) {
       return this.failed(ctx, 'r-resp', issueFromError(e, 'decode-error'));
     }
+    if (preludeWord !== undefined && preludeWord !== 0) {
+      ctx.issues.push({
+        kind: 'decode-error',
+        message: `R-Resp prelude word is ${preludeWord}; Rust always writes 0 there (JS skips it)`,
+        fatal: false,
+        severity: 'warning',
+        byteOffset: r.layout.u32Start,
+      });
+    }
     const { exchange, abandoned } = this.findAnswered('j-eval', undefined, ctx);
     let value: Value | undefined;
     let type: TypeDef | undefined;
+    let opaqueBytes: number | undefined;
     const call = exchange?.call;
+    // What the reader does with leftovers depends on who reads the R-Resp (wire §11).
+    let leftovers: { severity: 'error' | 'warning' | 'info'; why: string } | undefined =
+      exchange && !exchange.incomplete ? { severity: 'error', why: 'JS throws' } : undefined;
     try {
       if (call?.kind === 'callback' && call.type) {
         type = call.type.ret;
         value = decodeValue(r, type, this.valueContext('r2j'));
-      } else if (call?.kind === 'export' && r.hasMoreU32()) {
-        type = { kind: 'i32' };
-        value = decodeValue(r, type, this.valueContext('r2j'));
-      }
-      if (exchange && !exchange.incomplete) {
-        const trailing = describeTrailing(r);
-        if (trailing) {
-          ctx.issues.push({ kind: 'trailing-bytes', message: `R-Resp has ${trailing} left after the value (JS throws)`, fatal: false, severity: 'error' });
+      } else if (call?.kind === 'export') {
+        if (f.typedExports) {
+          const left = r.remaining();
+          opaqueBytes = left.u32 * 4 + left.u16 * 2 + left.u8 + left.str;
+          leftovers = undefined;
+        } else {
+          // Up to seq-id JS reads one i32 if a u32 word is there, and ignores the rest.
+          if (r.hasMoreU32()) {
+            type = { kind: 'i32' };
+            value = decodeValue(r, type, this.valueContext('r2j'));
+          }
+          leftovers = { severity: 'info', why: 'JS reads at most one i32 of an export result and ignores the rest' };
         }
+      } else if (call?.kind === 'drop-native') {
+        leftovers = leftovers && { severity: 'warning', why: 'JS ignores the reply to a native-ref drop' };
+      }
+      const trailing = leftovers && describeTrailing(r);
+      if (leftovers && trailing) {
+        ctx.issues.push({ kind: 'trailing-bytes', message: `R-Resp has ${trailing} left after the value (${leftovers.why})`, fatal: false, severity: leftovers.severity });
       }
     } catch (e) {
       ctx.issues.push({ ...issueFromError(e, 'decode-error'), ...(ctx.damaged && { consequence: true }) });
@@ -370,9 +394,11 @@ export class ConversationDecoder implements ConversationState {
     if (value) noteNonAscii(value, ctx, undefined);
     const body: RRespBody = {
       kind: 'r-resp',
+      ...(preludeWord !== undefined && { preludeWord }),
       ...(installIds && { installIds }),
       ...(value && { value }),
       ...(type && { type }),
+      ...(opaqueBytes !== undefined && { opaqueBytes }),
     };
     return this.closeExchange(ctx, 'r-resp', body, exchange, abandoned);
   }

@@ -53,7 +53,13 @@ export function detectRevision(sample: readonly MessageRecord[]): RevisionGuess 
     return { rev, problems };
   });
   const best = Math.min(...scores.map((s) => s.problems));
-  const tied = scores.filter((s) => s.problems === best).map((s) => s.rev);
+  let tied = scores.filter((s) => s.problems === best).map((s) => s.rev);
+  // From 5f18264 evaluate-id numbers R-Evals from 0; the draft and seq-id start at 1.
+  const firstEval = messages.find((m) => m.dir === 'r2j');
+  if (firstEval && tied.includes('evaluate-id') && firstEval.data.length >= 16) {
+    const firstId = new DataView(firstEval.data.buffer, firstEval.data.byteOffset).getUint32(12, true);
+    if (firstId !== 0) tied = [...tied.filter((r) => r !== 'evaluate-id'), 'evaluate-id'];
+  }
   const rev = tied[0]!;
   return {
     rev,

@@ -77,10 +77,14 @@ export interface JEvalBody {
 
 export interface RRespBody {
   readonly kind: 'r-resp';
+  /** `evaluate-id-draft`, `seq-id`: the word before the body (always 0 from genuine Rust). */
+  readonly preludeWord?: number;
   /** `explicit-ids`: IDs for values JS sent without IDs. */
   readonly installIds?: readonly number[];
   /** The callback's return value (absent for native-ref drops and unknown exchanges). */
   readonly value?: Value;
+  /** explicit-ids export results are typed off the wire: their bytes are kept undecoded. */
+  readonly opaqueBytes?: number;
   readonly type?: TypeDef;
 }
 

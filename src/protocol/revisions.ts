@@ -51,6 +51,11 @@ export interface RevisionFeatures {
   readonly typeFullRepeats: boolean;
   /** Object handles of callbacks are reused (lowest free first). */
   readonly reusesCallbackHandles: boolean;
+  /**
+   * Export-call arguments and return values are typed by metadata generated into the JS
+   * class, not on the wire; before, every argument is one u32 and JS reads at most one i32 back.
+   */
+  readonly typedExports: boolean;
 }
 
 const base = {
@@ -65,6 +70,7 @@ const base = {
   cachedStrings: false,
   typeFullRepeats: false,
   reusesCallbackHandles: false,
+  typedExports: false,
 } as const;
 
 const FEATURES: Record<Revision, RevisionFeatures> = {
@@ -120,6 +126,7 @@ const FEATURES: Record<Revision, RevisionFeatures> = {
     cachedStrings: true,
     typeFullRepeats: true,
     reusesCallbackHandles: true,
+    typedExports: true,
   },
 };
 

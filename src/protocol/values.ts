@@ -37,7 +37,7 @@ export const CACHED_STRING_MARK = 0xffffffff;
  * Elements of a type that occupies no bytes cannot be bounded by what is left in the
  * buffers, so their count is bounded by this documented limit instead.
  */
-export const MAX_ZERO_WIDTH_ELEMENTS = 65536;
+export const MAX_ZERO_WIDTH_ELEMENTS = 1 << 20;
 
 export interface ValueCodecContext {
   readonly dir: Direction;
@@ -178,7 +178,8 @@ function checkCount(r: FrameReader, count: number, element: TypeDef, ctx: ValueC
 
 function decodeString(r: FrameReader, ctx: ValueCodecContext): Value {
   const len = r.u32('string length');
-  if (len === CACHED_STRING_MARK && ctx.features.cachedStrings) {
+  // Only JS reads the cached-string form; Rust's reader has no such case.
+  if (len === CACHED_STRING_MARK && ctx.features.cachedStrings && ctx.dir === 'r2j') {
     return { kind: 'cached-string', id: readId(r, 'cached string ID') };
   }
   const bytes = r.strBytes(len, 'string');
