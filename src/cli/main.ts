@@ -4,6 +4,7 @@ import { TraceInputError } from '../trace/source.js';
 import { TraceOutputError } from '../trace/writer.js';
 import { runConvert } from './convert.js';
 import { runDump } from './dump.js';
+import { describeScenarios, runSimulate } from './simulate.js';
 import { EXIT_BAD_INPUT, UsageError, colorFor, processIO, type CliIO } from './io.js';
 import { parseChoice, parseRevisionOption, parseSeqRange, parseUint } from './options.js';
 import { VERSION } from './version.js';
@@ -59,6 +60,32 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .action(async (input: string, opts) => {
       const color = colorOption();
       exitCode = await runConvert(input, { ...opts, ...(color !== undefined && { color }) }, io);
+    });
+
+  program
+    .command('simulate')
+    .description('run a scenario between a simulated Rust peer and JS peer of one revision, and record the trace both sides would write')
+    .argument('[scenario]', 'deep-nesting, many-callbacks, mixed-returns, borrowed-refs, drops or stress (see --list)')
+    .option('--list', 'list the scenarios and fault flags, and exit')
+    .addOption(new Option('--rev <revision>', 'protocol revision to simulate').argParser(parseRevisionOption).default('reserved-count'))
+    .addOption(new Option('--mode <mode>', 'batch (the default) or nobatch').argParser(parseChoice(['batch', 'nobatch', 'non-batch'] as const)))
+    .addOption(new Option('--seed <n>', 'seed of the pseudo-random choices (same seed, same bytes)').argParser(parseUint))
+    .addOption(new Option('--messages <n>', 'size: messages for stress, callbacks for many-callbacks').argParser(parseUint))
+    .addOption(new Option('--side <side>', 'which sides record').argParser(parseChoice(['rust', 'js', 'both'] as const)))
+    .option('--fault <name>', 'inject a fault (repeatable; see --list)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--truth <file>', 'write the ground truth (where each value really lives on each side) as JSON')
+    .option('--no-fn-meta', 'leave the helper fn ids out of the meta records (tests the heuristic)')
+    .option('--ctx <label>', 'session label written into the records')
+    .option('--racy', 'stress: let timers race batched placeholders (real drift in the older revisions)')
+    .option('-o, --output <file>', 'trace to write (.btrace = binary, .gz = gzipped, otherwise @btrace lines); - for stdout')
+    .action(async (scenario: string | undefined, opts) => {
+      if (opts.list) {
+        io.stdout.write(describeScenarios());
+        return;
+      }
+      if (!scenario) throw new UsageError('simulate needs a scenario (see simulate --list)');
+      if (!opts.output) throw new UsageError("simulate needs -o FILE (or -o - for stdout)");
+      exitCode = await runSimulate(scenario, opts, io);
     });
 
   try {
