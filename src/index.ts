@@ -7,3 +7,7 @@ export { createTraceWriter, formatForPath, TraceOutputError } from './trace/writ
 export type { TraceWriter, TraceHeaderInfo } from './trace/writer.js';
 export * from './protocol/index.js';
 export { formatValue, valueToJson } from './report/values.js';
+export * from './replay/index.js';
+export { renderAnalysisText, analysisToJson, summaryLine } from './report/analysis.js';
+export { githubAnnotations, stepSummaryMarkdown } from './report/github.js';
+export { junitXml } from './report/junit.js';

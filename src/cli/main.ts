@@ -4,6 +4,7 @@ import { TraceInputError } from '../trace/source.js';
 import { TraceOutputError } from '../trace/writer.js';
 import { runConvert } from './convert.js';
 import { runDump } from './dump.js';
+import { runAnalyze } from './analyze.js';
 import { describeScenarios, runSimulate } from './simulate.js';
 import { EXIT_BAD_INPUT, UsageError, colorFor, processIO, type CliIO } from './io.js';
 import { parseChoice, parseRevisionOption, parseSeqRange, parseUint } from './options.js';
@@ -32,6 +33,25 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
 
   const colorOption = (): boolean | undefined => (program.opts<{ color?: boolean }>().color === false ? false : undefined);
   const revOption = new Option('--rev <revision>', `protocol revision, overriding the trace's meta records (${REVISIONS.join(', ')})`).argParser(parseRevisionOption);
+
+  program
+    .command('analyze')
+    .description('replay both heap-ID allocators and report every desync, with its cause')
+    .argument('<trace...>', 'one session: one log (both sides, or one), or a Rust-side and a JS-side log; - for stdin')
+    .option('--json', 'one JSON document (docs/json-schema.md); same as --format json')
+    .addOption(new Option('--format <format>', 'text (default), json, or github (annotations + step summary, then the text report)').argParser(parseChoice(['text', 'json', 'github'] as const)))
+    .addOption(new Option('--fail-on <severity>', 'lowest severity that makes the exit code 1').argParser(parseChoice(['error', 'warning', 'info'] as const)).default('error'))
+    .addOption(new Option('--rev <revision>', `protocol revision, overriding the trace's meta records (${REVISIONS.join(', ')})`).argParser(parseRevisionOption))
+    .option('--symbols <file>', 'JSON file naming fn ids: {"functions": {"12": "drop_heap_ref", ...}}')
+    .option('--js-heap <file>', "drive your bridge's own JS heap (heap.ts or built .js) instead of the built-in JS model")
+    .option('--strict', 'do not narrow op windows with the callback-holder heuristic')
+    .option('--junit <file>', 'also write JUnit XML: one test case per session, one failure per error')
+    .option('--allow-empty', 'a log without any @btrace record is not an error')
+    .option('--quiet', 'only the summary line and the root causes')
+    .action(async (traces: string[], opts) => {
+      const color = colorOption();
+      exitCode = await runAnalyze(traces, { ...opts, ...(color !== undefined && { color }) }, io);
+    });
 
   program
     .command('dump')

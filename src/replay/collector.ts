@@ -1,0 +1,178 @@
+/**
+ * Collects findings and decides which ones are root causes and which are consequences.
+ *
+ * Policy (docs/findings.md, "Cascades"):
+ * - A finding is a consequence when it names its cause (the same check, a record that was
+ *   lost or damaged, a crossing of the same exchange), or when it is of a *symptom* kind
+ *   (an ID that JS does not have, a Respond that never came, drifting counters, ...) and an
+ *   earlier root in the same session desynchronised the sides. Its `causedBy` is the index
+ *   of that root; the root's `consequences` counts them.
+ * - Consequences are kept up to `maxConsequences` per root; the rest are only counted
+ *   (`detail.suppressedConsequences` on the root) and not stored.
+ * - Roots of one kind in one session beyond `maxRootsPerKind` are only counted (session
+ *   summary `suppressed`), so memory stays bounded on huge broken traces.
+ * - The result lists every root first, ordered by where it was detected, then every kept
+ *   consequence in the same order.
+ */
+import type { Finding, FindingKind } from './findings.js';
+import { BoundedMap } from './ids.js';
+
+/** Kinds that are usually what an earlier desync looks like later on. */
+export const SYMPTOM_KINDS: ReadonlySet<FindingKind> = new Set<FindingKind>([
+  'placeholder-id-mismatch',
+  'freelist-divergence',
+  'id-alias',
+  'counter-drift',
+  'respond-shape-mismatch',
+  'respond-without-evaluate',
+  'unanswered-evaluate',
+  'borrow-frame-unbalanced',
+  'use-after-free',
+  'unknown-heap-id',
+  'double-free',
+  'install-mismatch',
+  'reserved-id-occupied',
+  'unknown-type-id',
+  'unknown-callback',
+  'misrouted-respond',
+  'borrow-ref-escaped',
+  'lost-respond',
+  'leak-summary',
+]);
+
+/** Roots of these kinds do not make later findings consequences (they do not desync the sides). */
+const NON_CASCADING: ReadonlySet<FindingKind> = new Set<FindingKind>(['trailing-bytes', 'non-ascii-string', 'leak-summary', 'type-redefined']);
+
+/** Kinds that mean context was lost: decode problems flagged as consequences point here. */
+const DAMAGE_KINDS: ReadonlySet<FindingKind> = new Set<FindingKind>(['bad-record', 'records-lost', 'decode-error', 'invalid-header']);
+
+interface Item {
+  readonly id: number;
+  readonly finding: Finding;
+  readonly session: number;
+  /** Detection position in its session (event counter). */
+  readonly at: number;
+  readonly root: boolean;
+  readonly causedBy?: number;
+  consequences: number;
+  suppressed: number;
+}
+
+interface SessionState {
+  active?: number;
+  damage?: number;
+  readonly keys: BoundedMap<string, number>;
+  readonly roots: Map<FindingKind, number>;
+  readonly suppressed: Map<FindingKind, number>;
+  readonly byKind: Map<FindingKind, number>;
+}
+
+export interface AddOptions {
+  /** Identity for de-duplication and for `causedByKey` links. */
+  key?: string;
+  /** Link to the finding with this key in the same session. */
+  causedByKey?: string;
+  /** Link to the last damaged or lost record of the session. */
+  damage?: boolean;
+  /** Never a consequence (independent evidence such as a crossing). */
+  forceRoot?: boolean;
+  /** Link to a specific earlier finding. */
+  causedById?: number;
+  /** A root that does not make later findings its consequences (nothing was lost by it). */
+  passive?: boolean;
+}
+
+export class Collector {
+  private items = new Map<number, Item>();
+  private readonly sessions = new Map<number, SessionState>();
+  private serial = 0;
+
+  constructor(
+    private readonly maxConsequences: number,
+    private readonly maxRootsPerKind: number,
+  ) {}
+
+  private state(session: number): SessionState {
+    let s = this.sessions.get(session);
+    if (!s) {
+      s = { keys: new BoundedMap(100_000), roots: new Map(), suppressed: new Map(), byKind: new Map() };
+      this.sessions.set(session, s);
+    }
+    return s;
+  }
+
+  /**
+   * Adds a finding. Returns its id and whether it is a root, or undefined when it was a
+   * duplicate or is only counted (beyond the limits).
+   */
+  add(session: number, at: number, f: Finding, o: AddOptions = {}): { id: number; root: boolean } | undefined {
+    const s = this.state(session);
+    if (o.key !== undefined && s.keys.has(o.key)) return undefined;
+    s.byKind.set(f.kind, (s.byKind.get(f.kind) ?? 0) + 1);
+    let cause: number | undefined;
+    if (o.causedById !== undefined) cause = o.causedById;
+    else if (o.causedByKey !== undefined) cause = s.keys.get(o.causedByKey);
+    if (cause === undefined && o.damage) cause = s.damage;
+    if (cause === undefined && !o.forceRoot && SYMPTOM_KINDS.has(f.kind)) cause = s.active;
+    // Follow the chain to its root.
+    let root = cause === undefined ? undefined : this.items.get(cause);
+    while (root && !root.root && root.causedBy !== undefined) root = this.items.get(root.causedBy);
+    if (cause !== undefined && !root) cause = undefined;
+    if (root) {
+      root.consequences++;
+      if (root.consequences > this.maxConsequences) {
+        root.suppressed++;
+        return undefined;
+      }
+    } else {
+      const n = (s.roots.get(f.kind) ?? 0) + 1;
+      s.roots.set(f.kind, n);
+      if (n > this.maxRootsPerKind) {
+        s.suppressed.set(f.kind, (s.suppressed.get(f.kind) ?? 0) + 1);
+        return undefined;
+      }
+    }
+    const id = this.serial++;
+    const item: Item = { id, finding: f, session, at, root: !root, ...(root && { causedBy: root.id }), consequences: 0, suppressed: 0 };
+    this.items.set(id, item);
+    if (!root) {
+      if (!o.passive && !NON_CASCADING.has(f.kind) && f.severity !== 'info') s.active = id;
+      if (!o.passive && DAMAGE_KINDS.has(f.kind)) s.damage = id;
+    }
+    if (o.key !== undefined) s.keys.set(o.key, id);
+    return { id, root: !root };
+  }
+
+  /** Findings of a session by kind (every finding, kept or not). */
+  countsFor(session: number): Record<string, number> {
+    return Object.fromEntries(this.state(session).byKind);
+  }
+
+  suppressedFor(session: number): Record<string, number> {
+    return Object.fromEntries(this.state(session).suppressed);
+  }
+
+  /** Orders, links and returns the findings. `idMap` maps internal ids to result indices. */
+  finalize(sessionOrder: (session: number) => number): { findings: Finding[]; idMap: Map<number, number> } {
+    const kept = [...this.items.values()];
+    const cmp = (a: Item, b: Item): number => sessionOrder(a.session) - sessionOrder(b.session) || a.at - b.at || a.id - b.id;
+    const roots = kept.filter((i) => i.root).sort(cmp);
+    const cons = kept.filter((i) => !i.root).sort(cmp);
+    const ordered = [...roots, ...cons];
+    const idMap = new Map<number, number>();
+    ordered.forEach((i, n) => idMap.set(i.id, n));
+    const findings = ordered.map((i) => {
+      const f: Finding = { ...i.finding };
+      if (i.root && i.consequences > 0) {
+        f.consequences = i.consequences;
+        if (i.suppressed > 0) f.detail = { ...f.detail, suppressedConsequences: i.suppressed };
+      }
+      if (!i.root && i.causedBy !== undefined) {
+        const idx = idMap.get(i.causedBy);
+        if (idx !== undefined) f.causedBy = idx;
+      }
+      return f;
+    });
+    return { findings, idMap };
+  }
+}

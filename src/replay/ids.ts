@@ -1,0 +1,135 @@
+/**
+ * Vocabulary shared by the two models: logical value identities, provenance, and the
+ * beliefs the Rust model hands the JS model for every ID it writes.
+ *
+ * The two models never share state. What they share is the *name* of a value: the place
+ * in the trace where it came into being (message, op, position), which both sides can
+ * derive from the messages alone. Rust's model maps its IDs to those names, the JS
+ * model maps its own IDs to them, and a desync is simply the two maps disagreeing.
+ */
+import type { Side } from '../trace/record.js';
+import type { FindingLocation, Provenance } from './findings.js';
+
+export const JSIDX_OFFSET = 128;
+export const JSIDX_RESERVED = 132;
+/** Lowest borrow slot; the stack grows downward from 127 to this. */
+export const BORROW_MIN = 1;
+
+/** Where a value came from, independent of the ID either side gave it. */
+export interface Origin {
+  /** Logical message number (1-based) that created it. */
+  readonly no: number;
+  /** R-Eval op whose result it is (1-based), when it is one. */
+  readonly op?: number;
+  /** Position among the heap references of that message or op result (1-based), in decode order. */
+  readonly ref?: number;
+  /** Argument position (1-based) for callback arguments. */
+  readonly arg?: number;
+}
+
+/** Provenance of one value in one model. Immutable once created. */
+export interface ValueInfo {
+  /** Logical identity, equal in both models for the same value. */
+  readonly key: string;
+  readonly origin: Origin;
+  /** `result of op 3 `level1` in msg 5`, `argument 2 of callback 0 in msg 7`. */
+  readonly what: string;
+  /** Function that created it (for leak grouping): `level1`, `callback 0`, `fn 7`. */
+  readonly fn: string;
+  readonly at: FindingLocation;
+  /** Created while a J-Eval was open on that side: `inside the callback of msg 4`. */
+  readonly inside?: string;
+  /** The ID came off a free list (legacy-freelist). */
+  readonly reused?: boolean;
+}
+
+export function valueKey(o: Origin): string {
+  if (o.op !== undefined) return `${o.no}:op${o.op}${o.ref !== undefined ? `.${o.ref}` : ''}`;
+  return `${o.no}:v${o.ref ?? 0}`;
+}
+
+export function describe(info: ValueInfo): string {
+  return info.inside ? `${info.what}, ${info.inside}` : info.what;
+}
+
+/** What Rust means by an ID it writes, at the moment it writes it. */
+export interface Belief {
+  readonly id: number;
+  readonly state: 'live' | 'freed' | 'unknown' | 'borrow' | 'const' | 'pending';
+  readonly info?: ValueInfo;
+  /** For `freed`: where Rust dropped it. */
+  readonly freedAt?: FindingLocation;
+  readonly freedOrigin?: Origin;
+  /** explicit-ids: Rust released the ID but has not recycled it (its drop is not answered yet). */
+  readonly releasedAt?: FindingLocation;
+}
+
+/** One ID written by Rust in an R-message, with what Rust meant by it. */
+export interface RefIntent {
+  readonly id: number;
+  readonly belief: Belief;
+  /** How the ID travels: HeapRef argument, drop/clone/dispose helper argument, R-Resp value. */
+  readonly role: 'arg' | 'drop' | 'clone' | 'dispose' | 'return' | 'cached-string';
+  /** 1-based parameter index for op arguments. */
+  readonly param?: number;
+}
+
+export interface OpIntent {
+  readonly refs: RefIntent[];
+  /** The ID Rust gave this op's result before sending (placeholder), if any. */
+  readonly resultId?: number;
+  readonly resultKey?: string;
+}
+
+/** Everything the Rust model says about one logical message, for the JS model to check. */
+export interface Intent {
+  ops?: OpIntent[];
+  /** explicit-ids: per reserved / installed ID, Rust's view of it. */
+  reserved?: Belief[];
+  install?: Belief[];
+  /** explicit-ids: the value each installed ID went to on the Rust side. */
+  installKeys?: string[];
+  installInfo?: ValueInfo[];
+  /** R-Resp: the returned IDs. */
+  value?: RefIntent[];
+  /** J-messages: the IDs Rust gave the values it decoded, by value key. */
+  allocs?: Array<{ key: string; id: number; reused: boolean }>;
+}
+
+export function provenanceOf(id: number, side: Side, info: ValueInfo, freedAt?: FindingLocation): Provenance {
+  return { id, side, createdBy: describe(info), createdAt: info.at, ...(freedAt && { freedAt }) };
+}
+
+/** A bounded map that forgets its oldest entries (insertion order). */
+export class BoundedMap<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(private readonly limit: number) {}
+  get(k: K): V | undefined {
+    return this.map.get(k);
+  }
+  has(k: K): boolean {
+    return this.map.has(k);
+  }
+  set(k: K, v: V): void {
+    this.map.delete(k);
+    this.map.set(k, v);
+    if (this.map.size > this.limit) {
+      const first = this.map.keys().next();
+      if (!first.done) this.map.delete(first.value);
+    }
+  }
+  delete(k: K): void {
+    this.map.delete(k);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+  clone(): BoundedMap<K, V> {
+    const c = new BoundedMap<K, V>(this.limit);
+    for (const [k, v] of this.map) c.map.set(k, v);
+    return c;
+  }
+}
+
+/** How many freed IDs each model remembers for use-after-free and double-free reports. */
+export const FREED_MEMORY = 16384;

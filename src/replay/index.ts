@@ -1,0 +1,207 @@
+/**
+ * The replay and findings engine: decodes each session's messages, replays the Rust and
+ * JS heap-ID allocators side by side, and reports where and why they diverged
+ * (docs/findings.md). Findings are data; rendering them is the reporters' job.
+ */
+import { detectRevision as guessRevision } from '../protocol/detect.js';
+import type { SymbolTable } from '../protocol/helpers.js';
+import type { Revision } from '../protocol/revisions.js';
+import type { MessageRecord, MetaRecord, Side, TraceRecord } from '../trace/record.js';
+import { Collector } from './collector.js';
+import type { Finding, Severity } from './findings.js';
+import type { JsSnapshot } from './js-model.js';
+import { loadJsHeap } from './js-heap-file.js';
+import type { RustSnapshot } from './rust-model.js';
+import { Session, type DivergenceCapture, type MessageSummary, type ReplayStep, type SessionSummary } from './session.js';
+
+export * from './findings.js';
+export type { ReplayStep, SessionSummary, MessageSummary, LeakGroup, SessionHelperSource } from './session.js';
+export type { RustSnapshot } from './rust-model.js';
+export type { JsSnapshot } from './js-model.js';
+export type { RealHeap } from './js-heap.js';
+export { loadJsHeap, compileJsHeap, JsHeapLoadError } from './js-heap-file.js';
+
+export interface AnalyzeOptions {
+  /** Overrides every meta record's revision. */
+  rev?: Revision;
+  /** Used when there is no meta record, no `rev` and nothing to guess from. Default `reserved-count`. */
+  defaultRevision?: Revision;
+  /** Guesses a revision from a session's first message records. Default: protocol/detect.ts. */
+  detectRevision?: (firstRecords: MessageRecord[]) => { rev: Revision; guessed: true } | undefined;
+  /** Names for fn ids (helpers and user functions). */
+  symbols?: SymbolTable;
+  /** Do not narrow op windows with the callback-holder heuristic (allocators.md §8). */
+  strict?: boolean;
+  /** Path of the user's own JS heap (`heap.ts` or built `.js`) to drive instead of the built-in model. */
+  jsHeap?: string;
+  /** Readings of an ambiguous trace followed at once per session. Default 16. */
+  maxReadings?: number;
+  /** Consequence findings kept per root (the rest are counted). Default 50. */
+  maxConsequences?: number;
+  /** Root findings kept per kind and session (the rest are counted). Default 1000. */
+  maxRootsPerKind?: number;
+  /** Emit a leak-summary finding whenever objects are alive at the end (default: only when the sides disagree). */
+  reportLeaks?: boolean;
+  /** Called after every replay step with counters of the preferred reading. */
+  onStep?: (step: ReplayStep) => void;
+}
+
+/** One input file. `side` is applied to records that carry none. */
+export interface AnalyzeInput {
+  readonly records: AsyncIterable<TraceRecord> | Iterable<TraceRecord>;
+  readonly side?: Side;
+}
+
+/** A single record stream (one log, possibly with both sides' records), or several inputs read together. */
+export type AnalyzeSource = AsyncIterable<TraceRecord> | Iterable<TraceRecord> | { readonly inputs: readonly AnalyzeInput[] };
+
+export interface FirstDivergence {
+  /** Index in `findings` of the root cause. */
+  finding: number;
+  /** The messages around it, summarised (up to 4 before, 3 after). */
+  window: MessageSummary[];
+  /** Both models just after the divergence was detected (preferred reading). */
+  rustState: RustSnapshot;
+  jsState: JsSnapshot;
+}
+
+export interface AnalysisSummary {
+  sessions: number;
+  records: number;
+  messages: number;
+  findings: number;
+  roots: number;
+  consequences: number;
+  bySeverity: Record<Severity, number>;
+  byKind: Record<string, number>;
+}
+
+export interface AnalysisResult {
+  /** Root causes first, ordered by where they were detected; then their consequences. */
+  findings: Finding[];
+  sessions: SessionSummary[];
+  summary: AnalysisSummary;
+  firstDivergence?: FirstDivergence;
+}
+
+export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {}): Promise<AnalysisResult> {
+  const realHeap = options.jsHeap ? await loadJsHeap(options.jsHeap) : undefined;
+  const collector = new Collector(options.maxConsequences ?? 50, options.maxRootsPerKind ?? 1000);
+  const globalMeta: MetaRecord[] = [];
+  // Only the capture of the earliest session can be the first divergence of the result.
+  const captures: DivergenceCapture[] = [];
+  const sessions = new Map<string, Session>();
+  const pendingMeta = new Map<string, MetaRecord[]>();
+  const detect =
+    options.detectRevision ??
+    ((records: MessageRecord[]) => {
+      const g = guessRevision(records);
+      return g ? { rev: g.rev, guessed: true as const } : undefined;
+    });
+  const env = {
+    ...(options.rev && { rev: options.rev }),
+    ...(options.defaultRevision && { defaultRevision: options.defaultRevision }),
+    detectRevision: detect,
+    ...(options.symbols && { symbols: options.symbols }),
+    strict: options.strict ?? false,
+    maxWorlds: Math.max(1, options.maxReadings ?? 16),
+    reportLeaks: options.reportLeaks ?? false,
+    ...(realHeap && { realHeap }),
+    collector,
+    ...(options.onStep && { onStep: options.onStep }),
+    globalMeta,
+    capture: (c: DivergenceCapture) => {
+      if (captures.length > 0 && captures[0]!.session < c.session) return;
+      captures.length = 0;
+      captures.push(c);
+    },
+    hasCapture: () => false,
+  };
+  const sessionFor = (ctx: string | undefined): Session => {
+    const key = ctx ?? '\u0000';
+    let s = sessions.get(key);
+    if (!s) {
+      s = new Session(ctx, sessions.size, env);
+      sessions.set(key, s);
+      for (const m of pendingMeta.get(key) ?? []) s.meta(m);
+      pendingMeta.delete(key);
+    }
+    return s;
+  };
+  for await (const rec of records(source)) {
+    if (rec.kind === 'meta') {
+      if (rec.ctx === undefined) {
+        globalMeta.push(rec);
+        for (const s of sessions.values()) s.meta(rec);
+      } else {
+        const key = rec.ctx;
+        const s = sessions.get(key);
+        if (s) s.meta(rec);
+        else pendingMeta.set(key, [...(pendingMeta.get(key) ?? []), rec]);
+      }
+      continue;
+    }
+    sessionFor(rec.ctx).push(rec);
+  }
+  const list = [...sessions.values()];
+  for (const s of list) s.finish();
+  const { findings, idMap } = collector.finalize((n) => n);
+  const summaries = list.map((s) => s.summary());
+  let first: FirstDivergence | undefined;
+  for (const c of captures) {
+    const idx = idMap.get(c.findingId);
+    if (idx === undefined) continue;
+    if (!first || idx < first.finding) first = { finding: idx, window: c.window, rustState: c.rustState, jsState: c.jsState };
+  }
+  const bySeverity: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
+  const byKind: Record<string, number> = {};
+  let roots = 0;
+  for (const f of findings) {
+    bySeverity[f.severity]++;
+    byKind[f.kind] = (byKind[f.kind] ?? 0) + 1;
+    if (f.causedBy === undefined) roots++;
+  }
+  return {
+    findings,
+    sessions: summaries,
+    summary: {
+      sessions: summaries.length,
+      records: summaries.reduce((n, s) => n + s.records, 0),
+      messages: summaries.reduce((n, s) => n + s.messages, 0),
+      findings: findings.length,
+      roots,
+      consequences: findings.length - roots,
+      bySeverity,
+      byKind,
+    },
+    ...(first && { firstDivergence: first }),
+  };
+}
+
+/** Reads one stream, or several inputs interleaved record by record (so both sides advance together). */
+async function* records(source: AnalyzeSource): AsyncGenerator<TraceRecord> {
+  if (!('inputs' in source)) {
+    yield* toAsync(source);
+    return;
+  }
+  const its = source.inputs.map((i) => ({ it: toAsync(i.records)[Symbol.asyncIterator](), side: i.side, done: false }));
+  let open = its.length;
+  while (open > 0) {
+    for (const x of its) {
+      if (x.done) continue;
+      const r = await x.it.next();
+      if (r.done) {
+        x.done = true;
+        open--;
+        continue;
+      }
+      const rec = r.value;
+      yield x.side && rec.kind !== 'meta' && rec.side === undefined ? { ...rec, side: x.side } : x.side && rec.kind === 'meta' && rec.side === undefined ? { ...rec, side: x.side } : rec;
+    }
+  }
+}
+
+async function* toAsync<T>(src: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
+  if (Symbol.asyncIterator in src) yield* src as AsyncIterable<T>;
+  else yield* src as Iterable<T>;
+}

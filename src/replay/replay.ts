@@ -1,0 +1,354 @@
+/**
+ * Drives the two models of one conversation and keeps every reading of the trace that the
+ * wire leaves open (allocators.md §4 "Telling L-R1 from L-R2", §8 op windows).
+ *
+ * A reading ("world") is one Rust model and one JS model plus the choices made to get
+ * there. Where the wire does not decide (which op a nested callback ran in, under
+ * `legacy*`; whether a lone batched op took its placeholder before or after its J-Resp),
+ * the world is copied once per answer. Each step runs in every world; then:
+ *  - a world the trace contradicts (Rust writes an ID it never had in that reading, an
+ *    op window becomes empty) is dropped while another survives;
+ *  - a finding every world shows is definite; one only some show is possible when the
+ *    worlds differ in the JS op position, and silent when they differ only in the Rust
+ *    reading (that reading is simply refuted); worlds showing an ID disagreement that
+ *    others do not show are dropped.
+ * Worlds are bounded (`maxWorlds`); beyond it only the preferred readings are kept and
+ * nothing is called definite that a dropped reading might have contradicted.
+ */
+import type { DecodedMessage } from '../protocol/messages.js';
+import { BoundedMap, type Intent } from './ids.js';
+import { locationOf, StepOut, type Draft, type LMsg, type ModelContext } from './context.js';
+import { JsModel, type WindowChoice } from './js-model.js';
+import { RustModel, type Reading } from './rust-model.js';
+import type { JsHeap } from './js-heap.js';
+
+type Allocs = Array<{ key: string; id: number; reused: boolean }>;
+type Quiet = { no: number; maxId?: number };
+
+export class World {
+  intents = new BoundedMap<number, Intent>(4096);
+  rustAllocs = new BoundedMap<number, Allocs>(1024);
+  jsAllocs = new BoundedMap<number, Allocs>(1024);
+  rustQuiet?: Quiet;
+  jsQuiet?: Quiet;
+  lastDrift = 0;
+  rustLabel: string[] = [];
+  jsLabel: string[] = [];
+
+  constructor(
+    readonly rust: RustModel,
+    readonly js: JsModel,
+  ) {}
+
+  clone(): World | undefined {
+    const js = this.js.clone();
+    if (!js) return undefined;
+    const w = new World(this.rust.clone(), js);
+    w.intents = this.intents.clone();
+    w.rustAllocs = this.rustAllocs.clone();
+    w.jsAllocs = this.jsAllocs.clone();
+    if (this.rustQuiet) w.rustQuiet = this.rustQuiet;
+    if (this.jsQuiet) w.jsQuiet = this.jsQuiet;
+    w.lastDrift = this.lastDrift;
+    w.rustLabel = [...this.rustLabel];
+    w.jsLabel = [...this.jsLabel];
+    return w;
+  }
+}
+
+export interface ReplayHooks {
+  /** A draft, settled across readings, becomes a finding. */
+  emit(d: Draft): void;
+}
+
+export class Replay {
+  worlds: World[];
+  /** Some readings were not followed (bound reached, or a user heap that cannot be copied). */
+  truncated = false;
+  maxWorldsSeen = 1;
+  private lastBorrowKey = { rust: '', js: '' };
+
+  constructor(
+    private readonly ctx: ModelContext,
+    heap: JsHeap,
+    private readonly hooks: ReplayHooks,
+    private readonly maxWorlds: number,
+  ) {
+    this.worlds = [new World(new RustModel(ctx), new JsModel(ctx, heap))];
+  }
+
+  get primary(): World {
+    return this.worlds[0]!;
+  }
+
+  // ---- steps ----------------------------------------------------------------------------
+
+  rustStep(lm: LMsg, d: DecodedMessage): void {
+    this.forkRust(d);
+    const results = this.worlds.map((w) => {
+      const out = new StepOut();
+      w.rust.step(lm, d, out);
+      if (out.intent) w.intents.set(lm.no, mergeIntent(w.intents.get(lm.no), out.intent));
+      if (out.intent?.allocs && out.intent.allocs.length > 0) w.rustAllocs.set(lm.no, out.intent.allocs);
+      this.compareAllocs(w, lm, out);
+      if (out.quiescent) {
+        w.rustQuiet = { no: lm.no, ...(out.quiescent.maxId !== undefined && { maxId: out.quiescent.maxId }) };
+        this.borrowBalance('rust', lm, out.quiescent, out);
+        this.compareQuiet(w, lm, out);
+      }
+      return { w, out };
+    });
+    this.settle(results);
+  }
+
+  jsStep(lm: LMsg, d: DecodedMessage): void {
+    const choices = this.forkJs(d);
+    const results = this.worlds.map((w) => {
+      const out = new StepOut();
+      const intent = w.intents.get(lm.no);
+      w.js.step(lm, d, intent, out, choices.get(w));
+      w.intents.delete(lm.no);
+      if (out.jsAllocs && out.jsAllocs.length > 0) w.jsAllocs.set(lm.no, out.jsAllocs);
+      this.compareAllocs(w, lm, out);
+      if (out.quiescent) {
+        w.jsQuiet = { no: lm.no, ...(out.quiescent.maxId !== undefined && { maxId: out.quiescent.maxId }) };
+        this.borrowBalance('js', lm, out.quiescent, out);
+        this.compareQuiet(w, lm, out);
+      }
+      return { w, out };
+    });
+    this.settle(results);
+  }
+
+  /** End of the trace: the innermost unanswered R-Eval runs as far as it can. */
+  finish(): void {
+    const results = this.worlds.map((w) => {
+      const out = new StepOut();
+      w.js.finish(out);
+      return { w, out };
+    });
+    this.settle(results);
+  }
+
+  // ---- forks ----------------------------------------------------------------------------
+
+  private forkRust(d: DecodedMessage): void {
+    const next: World[] = [];
+    for (const w of this.worlds) {
+      const serials = w.rust.ambiguousBefore(d);
+      if (serials.length === 0) {
+        next.push(w);
+        continue;
+      }
+      let variants: World[] = [w];
+      const preferred = w.rust.preferredReading();
+      const other: Reading = preferred === 'L-R1' ? 'L-R2' : 'L-R1';
+      const label = (r: Reading, no: number | undefined): string => (r === 'L-R1' ? `msg ${no} placeholder before sending (L-R1)` : `msg ${no} placeholder after its J-Resp (L-R2)`);
+      for (const serial of serials) {
+        const grown: World[] = [];
+        for (const v of variants) {
+          const alt = this.room(next.length + grown.length + variants.length) ? v.clone() : undefined;
+          const no = v.rust.frameMessage(serial);
+          v.rust.decide(serial, preferred);
+          v.rustLabel.push(label(preferred, no));
+          grown.push(v);
+          if (alt) {
+            alt.rust.decide(serial, other);
+            alt.rustLabel.push(label(other, no));
+            grown.push(alt);
+          } else {
+            this.truncated = true;
+          }
+        }
+        variants = grown;
+      }
+      next.push(...variants);
+    }
+    this.worlds = next;
+    this.maxWorldsSeen = Math.max(this.maxWorldsSeen, next.length);
+  }
+
+  private forkJs(d: DecodedMessage): Map<World, WindowChoice> {
+    const choices = new Map<World, WindowChoice>();
+    if (d.kind !== 'j-eval') return choices;
+    const next: World[] = [];
+    for (const w of this.worlds) {
+      const plan = w.js.forkPlan(d);
+      if (!plan) {
+        next.push(w);
+        continue;
+      }
+      const order = [plan.primary, ...plan.choices.map((_, i) => i).filter((i) => i !== plan.primary)];
+      const frameNo = w.js.openFrames().find((f) => f.serial === plan.serial)?.lm.no ?? '?';
+      // Copies first, from the world as it is, then each gets its own choice.
+      const targets: Array<[World, WindowChoice]> = [];
+      for (const i of order) {
+        const c = plan.choices[i]!;
+        if (targets.length === 0) {
+          targets.push([w, c]);
+          continue;
+        }
+        const copy = this.room(next.length + targets.length) ? w.clone() : undefined;
+        if (!copy) {
+          this.truncated = true;
+          continue;
+        }
+        targets.push([copy, c]);
+      }
+      for (const [t, c] of targets) {
+        if (plan.choices.length > 1) t.jsLabel.push(`op ${c.kmin === c.kmax ? c.kmin : `${c.kmin}–${c.kmax}`} of msg ${frameNo}`);
+        choices.set(t, c);
+        next.push(t);
+      }
+    }
+    this.worlds = next;
+    this.maxWorldsSeen = Math.max(this.maxWorldsSeen, next.length);
+    return choices;
+  }
+
+  private room(count: number): boolean {
+    return count < this.maxWorlds;
+  }
+
+  // ---- comparisons across the two models ------------------------------------------------
+
+  /** legacy-freelist: both sides allocate for a value JS sent; their free lists decide. */
+  private compareAllocs(w: World, lm: LMsg, out: StepOut): void {
+    const r = w.rustAllocs.get(lm.no);
+    const j = w.jsAllocs.get(lm.no);
+    if (!r || !j) return;
+    w.rustAllocs.delete(lm.no);
+    w.jsAllocs.delete(lm.no);
+    if (this.ctx.features.allocator !== 'freelist') return;
+    const rust = new Map(r.map((a) => [a.key, a]));
+    for (const a of j) {
+      const b = rust.get(a.key);
+      if (!b || b.id === a.id) continue;
+      out.add({
+        kind: 'freelist-divergence',
+        severity: 'error',
+        key: `freelist-divergence|${lm.no}|${a.key}`,
+        mismatch: true,
+        message: `msg ${lm.no}: Rust gives a value JS sent #${b.id}${b.reused ? ' (reused from its free list)' : ' (fresh)'}, JS stored it at #${a.id}${a.reused ? ' (reused from its free list)' : ' (fresh)'}: the two free lists differ`,
+        location: locationOf(this.ctx, lm, 'js'),
+        rustId: b.id,
+        jsId: a.id,
+        detail: { value: a.key, rustFreeList: w.rust.snapshot().freeList ?? [], jsFreeList: w.js.snapshot().freeList ?? [] },
+      });
+    }
+  }
+
+  /** INV-6: counters agree whenever no exchange is open. */
+  private compareQuiet(w: World, lm: LMsg, out: StepOut): void {
+    const r = w.rustQuiet;
+    const j = w.jsQuiet;
+    if (!r || !j || r.no !== j.no || r.maxId === undefined || j.maxId === undefined) return;
+    const delta = j.maxId - r.maxId;
+    if (delta === w.lastDrift) return;
+    w.lastDrift = delta;
+    if (delta === 0) return;
+    out.add({
+      kind: 'counter-drift',
+      severity: 'error',
+      key: `counter-drift|${lm.no}`,
+      message: `after msg ${lm.no}, with no exchange open, Rust's next heap ID is ${r.maxId} and JS's is ${j.maxId} (JS ${delta > 0 ? 'ahead' : 'behind'} by ${Math.abs(delta)})`,
+      location: locationOf(this.ctx, lm, 'js'),
+      rustId: r.maxId,
+      jsId: j.maxId,
+      detail: { delta },
+    });
+  }
+
+  /** INV-2: with no exchange open, the borrow stack is empty. */
+  private borrowBalance(side: 'rust' | 'js', lm: LMsg, q: { pointer: number; frames: number }, out: StepOut): void {
+    const state = `${q.pointer}/${q.frames}`;
+    if (q.pointer === 128 && q.frames === 0) {
+      this.lastBorrowKey[side] = '';
+      return;
+    }
+    if (this.lastBorrowKey[side] === state) return;
+    this.lastBorrowKey[side] = state;
+    out.add({
+      kind: 'borrow-frame-unbalanced',
+      severity: 'error',
+      key: `borrow-frame-unbalanced|${side}|${lm.no}`,
+      message: `after msg ${lm.no} no exchange is open on the ${side === 'rust' ? 'Rust' : 'JS'} side, yet its borrow stack pointer is ${q.pointer} with ${q.frames} frame${q.frames === 1 ? '' : 's'} pushed (expected 128 and none): a frame was pushed and never popped`,
+      location: locationOf(this.ctx, lm, side),
+      detail: { side, pointer: q.pointer, frames: q.frames },
+    });
+  }
+
+  /** Whether an imbalance with this state was already reported at a quiescent point. */
+  borrowReported(side: 'rust' | 'js', q: { pointer: number; frames: number }): boolean {
+    return this.lastBorrowKey[side] === `${q.pointer}/${q.frames}`;
+  }
+
+  // ---- settling drafts across worlds ----------------------------------------------------
+
+  private settle(results: Array<{ w: World; out: StepOut }>): void {
+    const consistent = results.filter((r) => !r.out.inconsistent);
+    if (consistent.length > 0 && consistent.length < results.length) {
+      const keep = new Set(consistent.map((r) => r.w));
+      this.worlds = this.worlds.filter((w) => keep.has(w));
+      results = consistent;
+    }
+    if (results.length === 1) {
+      for (const d of results[0]!.out.drafts) {
+        if (this.truncated && d.mismatch && d.certainty !== 'possible') {
+          this.hooks.emit({ ...d, certainty: 'possible', detail: { ...d.detail, why: 'some readings of where nested calls ran were not followed (limit reached or a user heap that cannot be copied)' } });
+        } else {
+          this.hooks.emit(d);
+        }
+      }
+      return;
+    }
+    const byKey = new Map<string, { draft: Draft; worlds: World[] }>();
+    for (const r of results) {
+      for (const d of r.out.drafts) {
+        const e = byKey.get(d.key);
+        if (e) e.worlds.push(r.w);
+        else byKey.set(d.key, { draft: d, worlds: [r.w] });
+      }
+    }
+    const prune = new Set<World>();
+    const all = results.map((r) => r.w);
+    for (const { draft, worlds } of byKey.values()) {
+      const holds = new Set(worlds);
+      const passes = all.filter((w) => !holds.has(w));
+      if (passes.length === 0) {
+        if (this.truncated && draft.mismatch && draft.certainty !== 'possible') {
+          this.hooks.emit({ ...draft, certainty: 'possible', detail: { ...draft.detail, why: 'not every reading was followed' } });
+        } else {
+          this.hooks.emit(draft);
+        }
+        continue;
+      }
+      const jsDependent = worlds.some((f) => passes.some((p) => sameList(f.rustLabel, p.rustLabel)));
+      if (jsDependent) {
+        const holdsFor = unique(worlds.map((w) => w.jsLabel.join(', ') || 'the preferred reading'));
+        const failsFor = unique(passes.map((w) => w.jsLabel.join(', ') || 'the preferred reading'));
+        this.hooks.emit({
+          ...draft,
+          severity: draft.severity === 'error' ? 'warning' : draft.severity,
+          certainty: 'possible',
+          message: `${draft.message} (possible: holds if the nested call ran in ${holdsFor.join(' or ')}, not if in ${failsFor.join(' or ')})`,
+          detail: { ...draft.detail, holdsFor, failsFor, heuristic: !this.ctx.strict },
+        });
+      }
+      if (draft.mismatch) for (const w of worlds) prune.add(w);
+    }
+    if (prune.size > 0 && prune.size < this.worlds.length) this.worlds = this.worlds.filter((w) => !prune.has(w));
+  }
+}
+
+function mergeIntent(a: Intent | undefined, b: Intent): Intent {
+  return a ? { ...a, ...b } : b;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function unique(xs: string[]): string[] {
+  return [...new Set(xs)];
+}

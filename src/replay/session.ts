@@ -1,0 +1,1187 @@
+/**
+ * One session (one `ctx`): the records of both sides, the decoders, the replay, and the
+ * findings that belong to the conversation rather than to an allocator (decode problems,
+ * exchanges that never ended, records lost or differing between the two sides).
+ */
+import { ConversationDecoder } from '../protocol/decoder.js';
+import { HelperTable, type SymbolTable } from '../protocol/helpers.js';
+import type { RevisionSource } from '../protocol/stream.js';
+import { isRevision, featuresOf, type Revision } from '../protocol/revisions.js';
+import type { DecodedMessage, DecodeIssue, Exchange, Op } from '../protocol/messages.js';
+import { formatSignature } from '../protocol/types.js';
+import { forEachCallback, forEachRef, type Value } from '../protocol/values.js';
+import type { BadRecord, Direction, MessageRecord, MetaRecord, Side } from '../trace/record.js';
+import { Collector } from './collector.js';
+import { isCastLike, locationOf, type Draft, type LMsg, type ModelContext } from './context.js';
+import type { Finding, FindingKind, FindingLocation, Severity } from './findings.js';
+import { JsHeap, ModelHeap, type RealHeap } from './js-heap.js';
+import type { JsSnapshot } from './js-model.js';
+import { Replay } from './replay.js';
+import type { RustSnapshot } from './rust-model.js';
+
+/** Where the helper fn ids came from; `none`: no helper was needed or found. */
+export type SessionHelperSource = 'meta' | 'symbols' | 'heuristic' | 'none';
+
+/** One step of the replay, for timelines. Cheap: counters only. */
+export interface ReplayStep {
+  readonly ctx: string | undefined;
+  /** Logical message number (1-based). */
+  readonly message: number;
+  /** Which model took the step. */
+  readonly side: Side;
+  readonly kind: DecodedMessage['kind'];
+  /** Exchanges open around the message on that side. */
+  readonly depth: number;
+  readonly rust: { readonly live: number; readonly nextId: number; readonly borrowPointer: number; readonly borrowFrames: number };
+  readonly js: {
+    readonly live: number;
+    readonly nextId?: number;
+    readonly borrowPointer: number;
+    readonly borrowFrames: number;
+    readonly scopes: ReadonlyArray<{ readonly reserved: number; readonly filled: number }>;
+  };
+  /** Readings of the trace being followed at this point (allocators.md §4, §8). */
+  readonly readings: number;
+}
+
+export interface LeakGroup {
+  readonly fn: string;
+  readonly count: number;
+  readonly ids: number[];
+}
+
+export interface SessionSummary {
+  ctx: string | undefined;
+  revision: Revision;
+  revisionSource: RevisionSource;
+  helperSource: SessionHelperSource;
+  allocator: 'model' | 'js-heap file';
+  /** Which sides recorded this session. */
+  sides: Array<Side | 'unknown'>;
+  records: number;
+  messages: number;
+  ops: number;
+  heapIdsCreated: { rust: number; js: number };
+  heapIdsFreed: { rust: number; js: number };
+  maxDepth: number;
+  findingsByKind: Record<string, number>;
+  liveAtEnd: { rust: number; js: number };
+  leaks: { rust: LeakGroup[]; js: LeakGroup[] };
+  /** Most readings followed at once, and whether some were not followed. */
+  readings: { max: number; truncated: boolean };
+  /** Messages the two sides saw in a different order without consequence (two-sided traces). */
+  benignCrossings: number;
+  /** Roots beyond the per-kind limit, by kind. */
+  suppressed: Record<string, number>;
+  /** The analyzer's own notes: revision guessed, heuristic helpers, ignored records. */
+  notes: string[];
+}
+
+export interface MessageSummary {
+  readonly message: number;
+  readonly side: Side | 'both';
+  readonly kind: string;
+  readonly depth: number;
+  readonly text: string;
+  readonly location: FindingLocation;
+}
+
+export interface DivergenceCapture {
+  readonly findingId: number;
+  readonly session: number;
+  readonly window: MessageSummary[];
+  readonly rustState: RustSnapshot;
+  readonly jsState: JsSnapshot;
+  after: number;
+}
+
+export interface SessionEnv {
+  readonly rev?: Revision;
+  readonly defaultRevision?: Revision;
+  readonly detectRevision: (records: MessageRecord[]) => { rev: Revision; guessed: true } | undefined;
+  readonly symbols?: SymbolTable;
+  readonly strict: boolean;
+  readonly maxWorlds: number;
+  readonly reportLeaks: boolean;
+  readonly realHeap?: () => RealHeap;
+  readonly collector: Collector;
+  readonly onStep?: (s: ReplayStep) => void;
+  /** Meta records without a ctx, in order (they apply to every session). */
+  readonly globalMeta: MetaRecord[];
+  readonly capture: (c: DivergenceCapture) => void;
+  readonly hasCapture: () => boolean;
+}
+
+/** Messages a session waits for before deciding between one and two recorded sides. */
+const MODE_WINDOW = 64;
+/** Messages sampled to guess a revision. */
+const DETECT_SAMPLE = 200;
+/** How far the two sides' records may be apart and still be matched. */
+const ALIGN_WINDOW = 32;
+/** Lost records (seq gaps) turned into placeholders that the other side's copy can fill. */
+const MAX_GAP_PLACEHOLDERS = 64;
+/** Unmatched records kept so a copy the other side recorded much later still pairs with them. */
+const LATE_POOL = 4096;
+const RECENT = 4;
+const AFTER = 3;
+
+/** Revisions where a stack closure passed while batching does not force a flush (before 19d5e63). */
+const STACK_CLOSURE_QUEUED: ReadonlySet<Revision> = new Set<Revision>(['legacy-freelist', 'legacy', 'reserved-count-slotmap']);
+
+const LOST_RESPOND_REVISIONS: ReadonlySet<Revision> = new Set<Revision>(['legacy-freelist', 'legacy', 'reserved-count-slotmap', 'reserved-count', 'seq-id']);
+
+interface Entry {
+  readonly side: Side;
+  readonly pos: number;
+  readonly seq?: number;
+  readonly dir?: Direction;
+  readonly rec?: MessageRecord;
+  readonly bad?: BadRecord;
+  /** A placeholder for a record the recorder lost (seq gap). */
+  readonly lost?: boolean;
+  partner?: Entry;
+  fuzzy?: 'differ' | 'restore';
+  final: boolean;
+  processed: boolean;
+  lm?: LMsg;
+  /** After processing: the decoded copy and when it was replayed (for a late missing-record verdict). */
+  d?: DecodedMessage;
+  at?: number;
+}
+
+export class Session {
+  private state: 'collecting' | 'active' = 'collecting';
+  private held: Array<MessageRecord | BadRecord> = [];
+  private heldMessages = 0;
+  private readonly metas: MetaRecord[] = [];
+  private readonly sides = new Set<Side | 'unknown'>();
+  private mode: 'one' | 'two' = 'one';
+  private revision!: Revision;
+  private revisionSource!: RevisionSource;
+  private helpers!: HelperTable;
+  private mctx!: ModelContext;
+  private replay!: Replay;
+  private decoders: { rust?: ConversationDecoder; js?: ConversationDecoder; one?: ConversationDecoder } = {};
+  private records = 0;
+  private messages = 0;
+  private ops = 0;
+  private maxDepth = 0;
+  private at = 0;
+  private lastSeq = new Map<string, number>();
+  private readonly notes: string[] = [];
+  private usesRealHeap = false;
+  private recent: MessageSummary[] = [];
+  private capture?: DivergenceCapture;
+  private serialToNo = { rust: new Map<number, number>(), js: new Map<number, number>() };
+  private observed = new Set<number>();
+  // two-sided alignment
+  private queues: { rust: Entry[]; js: Entry[] } = { rust: [], js: [] };
+  private late: { rust: Entry[]; js: Entry[] } = { rust: [], js: [] };
+  private counts = { rust: 0, js: 0 };
+  private lastOffset = 0;
+  private jsSeen: Array<{ rustPos: number } & CrossingFacts> = [];
+  private crossed = new Map<number, number>();
+  private benignCrossings = 0;
+  private ignoredSide = false;
+  private firstDisagreement?: number;
+  /** Callback keys JS dropped (native-ref drop), with where: calling one again is unknown-callback. */
+  private droppedCallbacks = new Map<number, { no: number; why: string }>();
+  /** Two-sided: J-Evals JS left without an R-Resp, until Rust's record says whether it sent one. */
+  private jsEndedWithoutRResp = new Map<number, { x: Exchange; at: number }>();
+
+  constructor(
+    readonly ctx: string | undefined,
+    readonly order: number,
+    private readonly env: SessionEnv,
+  ) {}
+
+  // ---- input ----------------------------------------------------------------------------
+
+  meta(m: MetaRecord): void {
+    if (this.state === 'active') {
+      if (m.rev !== undefined && m.rev !== this.revision && this.revisionSource !== 'option') {
+        this.notes.push(`${m.loc.input}:${m.loc.line ?? m.loc.offset ?? ''}: meta record declares rev=${m.rev} after the session started as ${this.revision}; ignored`);
+      }
+      const bad = this.helpers.applyMeta(m.fields);
+      for (const b of bad) this.notes.push(`meta key ${b} not understood`);
+      return;
+    }
+    this.metas.push(m);
+  }
+
+  push(rec: MessageRecord | BadRecord): void {
+    this.records++;
+    const side = rec.side;
+    this.sides.add(side ?? 'unknown');
+    if (this.state === 'collecting') {
+      this.held.push(rec);
+      if (rec.kind === 'message') this.heldMessages++;
+      if (this.ready(false)) this.activate();
+      return;
+    }
+    this.route(rec);
+  }
+
+  private ready(ended: boolean): boolean {
+    if (ended) return true;
+    const revKnown = this.env.rev !== undefined || this.declaredRev() !== undefined;
+    const twoSides = this.sides.has('rust') && this.sides.has('js');
+    const revOk = revKnown || this.heldMessages >= DETECT_SAMPLE;
+    const modeOk = twoSides || this.heldMessages >= MODE_WINDOW;
+    return revOk && modeOk;
+  }
+
+  private declaredRev(): { rev: Revision; side?: Side } | undefined {
+    for (const m of [...this.metas, ...this.env.globalMeta]) {
+      if (m.rev !== undefined && isRevision(m.rev)) return { rev: m.rev, ...(m.side && { side: m.side }) };
+    }
+    return undefined;
+  }
+
+  private activate(): void {
+    this.state = 'active';
+    const declared = this.declaredRev();
+    if (this.env.rev) {
+      this.revision = this.env.rev;
+      this.revisionSource = 'option';
+    } else if (declared) {
+      this.revision = declared.rev;
+      this.revisionSource = 'meta';
+      const other = [...this.metas, ...this.env.globalMeta].find((m) => m.rev !== undefined && m.rev !== declared.rev);
+      if (other) this.notes.push(`meta records disagree on the revision (${declared.rev} and ${other.rev}); using ${declared.rev}`);
+      for (const m of [...this.metas, ...this.env.globalMeta]) {
+        if (m.rev !== undefined && !isRevision(m.rev)) this.notes.push(`meta record names unknown revision ${m.rev}`);
+      }
+    } else {
+      const sample = this.held.filter((r): r is MessageRecord => r.kind === 'message');
+      const guess = this.env.detectRevision(sample);
+      this.revision = guess?.rev ?? this.env.defaultRevision ?? 'reserved-count';
+      this.revisionSource = 'guess';
+      this.notes.push(guess ? `revision guessed as ${this.revision} from the first messages (no meta record, no --rev)` : `revision unknown (no meta record, nothing to guess from); assumed ${this.revision}`);
+    }
+    this.helpers = new HelperTable(this.env.symbols);
+    for (const m of [...this.env.globalMeta, ...this.metas]) {
+      for (const b of this.helpers.applyMeta(m.fields)) this.notes.push(`meta key ${b} not understood`);
+    }
+    const features = featuresOf(this.revision);
+    const helpers = this.helpers;
+    this.mctx = {
+      features,
+      helpers,
+      strict: this.env.strict,
+      ctx: this.ctx,
+      fnName: (op: Op) => helpers.nameOf(op.fnId) ?? helpers.roleOf(op)?.role ?? `fn ${op.fnId}`,
+      role: (op: Op) => helpers.roleOf(op)?.role,
+    };
+    const real = this.env.realHeap?.();
+    this.usesRealHeap = real !== undefined;
+    const heap = new JsHeap(new ModelHeap(features.allocator), real, (call, model, realAnswer) => this.disagree(call, model, realAnswer));
+    this.replay = new Replay(this.mctx, heap, { emit: (d) => this.emitDraft(d) }, this.env.maxWorlds);
+    this.mode = this.sides.has('rust') && this.sides.has('js') ? 'two' : 'one';
+    if (this.mode === 'two') {
+      this.decoders.rust = new ConversationDecoder(this.revision);
+      this.decoders.js = new ConversationDecoder(this.revision);
+    } else {
+      this.decoders.one = new ConversationDecoder(this.revision);
+    }
+    const held = this.held;
+    this.held = [];
+    for (const r of held) this.route(r);
+  }
+
+  private route(rec: MessageRecord | BadRecord): void {
+    if (this.mode === 'one') {
+      this.feedOne(rec);
+      return;
+    }
+    const side = rec.side;
+    if (side !== 'rust' && side !== 'js') {
+      if (!this.ignoredSide) {
+        this.ignoredSide = true;
+        this.notes.push('records without side= in a session recorded by both sides were ignored');
+      }
+      return;
+    }
+    this.pushAligned(side, rec);
+    this.pump(false);
+  }
+
+  finish(): void {
+    if (this.state === 'collecting') this.activate();
+    if (this.mode === 'two') {
+      this.pump(true);
+      for (const side of ['rust', 'js'] as const) for (const e of this.late[side].splice(0)) this.missing(e);
+      for (const { x, at } of this.jsEndedWithoutRResp.values()) this.unanswered(x, 'js', 'JS sent another J-Eval, and Rust never sent its R-Resp', at);
+    }
+    this.at++;
+    this.replay.finish();
+    this.endOfTrace();
+  }
+
+  // ---- one recorded side ----------------------------------------------------------------
+
+  private feedOne(rec: MessageRecord | BadRecord): void {
+    const decoder = this.decoders.one!;
+    const side: Side | undefined = rec.side;
+    this.seqCheck(rec, undefined);
+    if (rec.kind === 'bad') {
+      this.badRecord(rec, false);
+      decoder.noteLostRecord();
+      return;
+    }
+    const d = decoder.decode(rec);
+    const lm: LMsg = { no: ++this.messages, dir: rec.dir, rust: d, js: d };
+    this.observe(lm, d);
+    this.noteSerial('rust', lm, d);
+    this.noteSerial('js', lm, d);
+    this.issues(lm, d, side ?? 'rust');
+    this.callbackLifetimes(lm, d, side ?? 'rust');
+    this.at++;
+    this.replay.rustStep(lm, d);
+    this.stepHook(lm, d, 'rust');
+    this.at++;
+    this.replay.jsStep(lm, d);
+    this.stepHook(lm, d, 'js');
+    this.exchangeEnds(lm, d, side === 'rust' ? 'rust' : 'js');
+    this.remember(lm, d, side ?? 'both');
+  }
+
+  // ---- two recorded sides: alignment ----------------------------------------------------
+
+  private pushAligned(side: Side, rec: MessageRecord | BadRecord): void {
+    const gap = this.seqCheck(rec, side);
+    for (let i = 0; i < gap.length; i++) {
+      this.queues[side].push({ side, pos: this.counts[side]++, seq: gap[i]!, lost: true, final: false, processed: false });
+    }
+    const e: Entry = {
+      side,
+      pos: this.counts[side]++,
+      ...(rec.seq !== undefined && { seq: rec.seq }),
+      ...(rec.dir !== undefined && { dir: rec.dir }),
+      ...(rec.kind === 'message' ? { rec } : { bad: rec }),
+      final: false,
+      processed: false,
+    };
+    if (e.rec) {
+      // In step with the other side: its first unmatched record is this message.
+      const other = this.queues[side === 'rust' ? 'js' : 'rust'];
+      // The earliest waiting record of the other side with the same bytes that keeps every pair in order.
+      const first = other.find((o) => !o.partner && !o.final && !!o.rec && o.dir === e.dir && sameBytes(o.rec.data, e.rec!.data) && this.inOrder(e, o));
+      if (first) this.pair(e, first, undefined);
+      else {
+        // A copy the other side recorded long before (delivered late, e.g. queued behind timers).
+        const pool = this.late[side === 'rust' ? 'js' : 'rust'];
+        const i = pool.findIndex((o) => o.dir === e.dir && sameBytes(o.rec!.data, e.rec!.data));
+        if (i >= 0) {
+          const [o] = pool.splice(i, 1);
+          e.partner = o!;
+          o!.partner = e;
+          e.final = true;
+        }
+      }
+    }
+    this.queues[side].push(e);
+  }
+
+  private pair(a: Entry, b: Entry, fuzzy: Entry['fuzzy']): void {
+    a.partner = b;
+    b.partner = a;
+    if (fuzzy) {
+      a.fuzzy = fuzzy;
+      b.fuzzy = fuzzy;
+    }
+    a.final = true;
+    b.final = true;
+    const r = a.side === 'rust' ? a : b;
+    const j = a.side === 'rust' ? b : a;
+    this.lastOffset = j.pos - r.pos;
+  }
+
+  private pump(ended: boolean): void {
+    const aged = (e: Entry): boolean => ended || this.counts[e.side === 'rust' ? 'js' : 'rust'] >= e.pos + ALIGN_WINDOW;
+    const waiting = (e: Entry): boolean => !e.final && !e.partner;
+    if (this.queues.rust.some((e) => waiting(e) && aged(e)) || this.queues.js.some((e) => waiting(e) && aged(e))) {
+      this.align();
+      for (const side of ['rust', 'js'] as const) {
+        for (const e of [...this.queues[side]]) {
+          if (!waiting(e) || !aged(e)) continue;
+          this.fuzzyPair(e);
+          e.final = true;
+          if (e.partner || !e.rec) continue;
+          if (receivedBy(e)) this.restoreSender(e);
+          else this.toLate(e);
+        }
+      }
+    }
+    for (;;) {
+      let progressed = false;
+      while (this.queues.rust[0]?.final) {
+        this.processRust(this.queues.rust.shift()!);
+        progressed = true;
+      }
+      while (this.queues.js[0]?.final) {
+        const p = this.queues.js[0].partner;
+        // Rust's copy goes first: Rust's intent for its own messages, message numbers in Rust's order.
+        if (p && p.side === 'rust' && !p.processed) break;
+        this.processJs(this.queues.js.shift()!);
+        progressed = true;
+      }
+      if (!progressed) break;
+    }
+  }
+
+  /** Pairing these two keeps every pair made so far in the same order on both sides. */
+  private inOrder(a: Entry, b: Entry): boolean {
+    const r = a.side === 'rust' ? a : b;
+    const j = a.side === 'rust' ? b : a;
+    for (const x of this.queues.rust) {
+      const y = x.partner;
+      if (!y) continue;
+      if (r.pos < x.pos !== j.pos < y.pos) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Pairs the records the two sides do not have in step: the longest common subsequence of
+   * the waiting records (same direction, same bytes) pairs in order; equal messages left
+   * over pair out of order (they crossed in flight).
+   */
+  private align(): void {
+    const r = this.queues.rust.filter((e) => !e.partner && !e.final);
+    const j = this.queues.js.filter((e) => !e.partner && !e.final);
+    if (r.length === 0 || j.length === 0) return;
+    const same = (a: Entry, b: Entry): boolean => !!a.rec && !!b.rec && a.dir === b.dir && sameBytes(a.rec.data, b.rec.data);
+    const eq = (a: Entry, b: Entry): boolean => same(a, b) && this.inOrder(a, b);
+    const n = r.length;
+    const m = j.length;
+    const len: Uint16Array[] = Array.from({ length: n + 1 }, () => new Uint16Array(m + 1));
+    for (let a = n - 1; a >= 0; a--) {
+      for (let b = m - 1; b >= 0; b--) {
+        len[a]![b] = eq(r[a]!, j[b]!) ? len[a + 1]![b + 1]! + 1 : Math.max(len[a + 1]![b]!, len[a]![b + 1]!);
+      }
+    }
+    let a = 0;
+    let b = 0;
+    while (a < n && b < m) {
+      if (eq(r[a]!, j[b]!) && len[a]![b] === len[a + 1]![b + 1]! + 1) {
+        this.pair(r[a]!, j[b]!, undefined);
+        a++;
+        b++;
+      } else if (len[a + 1]![b]! >= len[a]![b + 1]!) a++;
+      else b++;
+    }
+    for (const x of r) {
+      if (x.partner) continue;
+      const y = j.find((z) => !z.partner && same(x, z));
+      if (y) this.pair(x, y, undefined);
+    }
+  }
+
+  /**
+   * The receiver recorded a message the sender's record lacks: it was sent, so the sender's
+   * record was lost. Replay the receiver's copy on the sender's side too, where it belongs
+   * as far as can be told (before everything the sender has not replayed yet).
+   */
+  private restoreSender(e: Entry): void {
+    const sender = e.side === 'rust' ? 'js' : 'rust';
+    const copy: Entry = { side: sender, pos: e.pos, ...(e.dir && { dir: e.dir }), lost: true, partner: e, final: true, processed: false };
+    e.partner = copy;
+    this.queues[sender].unshift(copy);
+    this.addFinding(
+      {
+        kind: 'side-missing-record',
+        severity: 'warning',
+        message: `a ${e.dir === 'r2j' ? 'Rust→JS' : 'JS→Rust'} message that ${e.side === 'js' ? 'JS' : 'Rust'} received (${e.rec!.loc.input}:${e.rec!.loc.line ?? e.rec!.loc.offset ?? '?'}) is missing from the ${sender === 'rust' ? 'Rust' : 'JS'} side's record, which must have sent it: replayed from the receiver's copy`,
+        location: { input: e.rec!.loc.input, ...(e.rec!.loc.line !== undefined && { line: e.rec!.loc.line }), ...(e.rec!.loc.offset !== undefined && { offset: e.rec!.loc.offset }), side: e.side, ...(e.seq !== undefined && { seq: e.seq }), ...(this.ctx !== undefined && { ctx: this.ctx }) },
+        detail: { missingOn: sender, restored: true },
+      },
+      { passive: true },
+    );
+  }
+
+  /** An unmatched record waits in the late pool; it is reported missing when it leaves it unmatched. */
+  private toLate(e: Entry): void {
+    const pool = this.late[e.side];
+    pool.push(e);
+    if (pool.length > LATE_POOL) this.missing(pool.shift()!);
+  }
+
+  /** The record's copy never turned up on the other side. */
+  private missing(e: Entry): void {
+    if (e.partner || !e.rec || !e.lm || !e.d) return;
+    this.missingOn(e.side === 'rust' ? 'js' : 'rust', e.lm, e.d, e.rec, e.at);
+  }
+
+  /** A record nobody matched: the other side's record at the same seq, damaged or different. */
+  private fuzzyPair(e: Entry): void {
+    const other = this.queues[e.side === 'rust' ? 'js' : 'rust'];
+    let best: Entry | undefined;
+    let bestScore = Infinity;
+    for (const o of other) {
+      if (o.partner || o.processed) continue;
+      if (o.dir !== undefined && e.dir !== undefined && o.dir !== e.dir) continue;
+      if (!o.rec && !e.rec) continue;
+      let score: number;
+      if (o.seq !== undefined && e.seq !== undefined) {
+        if (o.seq !== e.seq) continue;
+        score = 0;
+      } else {
+        score = Math.abs(o.pos - (e.pos + (e.side === 'rust' ? this.lastOffset : -this.lastOffset)));
+        if (score > 2) continue;
+      }
+      if (score < bestScore) {
+        best = o;
+        bestScore = score;
+      }
+    }
+    if (best) this.pair(e, best, e.rec && best.rec ? 'differ' : 'restore');
+  }
+
+  private lmFor(e: Entry): LMsg {
+    if (e.lm) return e.lm;
+    const dir: Direction = e.dir ?? e.partner?.dir ?? 'r2j';
+    const lm: LMsg = e.partner?.lm ?? { no: ++this.messages, dir };
+    e.lm = lm;
+    if (e.partner) e.partner.lm = lm;
+    return lm;
+  }
+
+  private recordFor(e: Entry): { rec?: MessageRecord; restored: boolean } {
+    if (e.rec) return { rec: e.rec, restored: false };
+    const p = e.partner?.rec;
+    if (!p) return { restored: false };
+    const loc = e.bad?.loc ?? p.loc;
+    return { rec: { ...p, side: e.side, loc, ...(e.seq !== undefined && { seq: e.seq }) }, restored: true };
+  }
+
+  private processRust(e: Entry): void {
+    e.processed = true;
+    const decoder = this.decoders.rust!;
+    const { rec, restored } = this.recordFor(e);
+    if (e.bad) this.badRecord(e.bad, restored);
+    if (!rec) {
+      decoder.noteLostRecord();
+      return;
+    }
+    const d = decoder.decode(rec);
+    const lm = this.lmFor(e);
+    lm.rust = d;
+    this.noteSerial('rust', lm, d);
+    if (!this.observed.has(lm.no)) this.observe(lm, d);
+    this.issues(lm, d, 'rust');
+    this.callbackLifetimes(lm, d, 'rust');
+    if (e.fuzzy === 'differ' && e.partner?.rec && e.rec) this.bytesDiffer(lm, e.rec, e.partner.rec);
+    this.at++;
+    e.d = d;
+    e.at = this.at;
+    this.replay.rustStep(lm, d);
+    this.stepHook(lm, d, 'rust');
+    this.remember(lm, d, 'rust');
+  }
+
+  private processJs(e: Entry): void {
+    e.processed = true;
+    const decoder = this.decoders.js!;
+    const { rec, restored } = this.recordFor(e);
+    if (e.bad) this.badRecord(e.bad, restored);
+    if (!rec) {
+      decoder.noteLostRecord();
+      return;
+    }
+    const d = decoder.decode(rec);
+    const lm = this.lmFor(e);
+    lm.js = d;
+    this.noteSerial('js', lm, d);
+    if (!this.observed.has(lm.no)) this.observe(lm, d);
+    this.issues(lm, d, 'js');
+    if (e.partner?.processed && lm.rust) this.crossingCheck(e, lm);
+    this.at++;
+    e.d = d;
+    e.at = this.at;
+    this.replay.jsStep(lm, d);
+    this.stepHook(lm, d, 'js');
+    this.exchangeEnds(lm, d, 'js');
+    if (!lm.rust) this.remember(lm, d, 'js');
+  }
+
+  /**
+   * Each side saw two messages in a different order: they crossed in flight. Checked in
+   * JS's order, when both copies of both messages are decoded. A crossing matters when it
+   * inverts the nesting (JS ran one inside the other's exchange while Rust had it the
+   * other way round: the routing hazard) or when both messages allocate heap IDs (each
+   * side then hands them out in its own order); other crossings are only counted.
+   */
+  private crossingCheck(e: Entry, lm: LMsg): void {
+    const rustPos = e.partner!.pos;
+    const seen = this.jsSeen;
+    const a = crossingFacts(lm, this.mctx);
+    const later = seen.find((x) => x.rustPos > rustPos);
+    seen.push({ rustPos, ...a });
+    if (seen.length > 64) seen.shift();
+    if (!later) return;
+    const b = later; // Rust order: a before b; JS order: b before a
+    const nestedInRust = b.rustDepth > a.rustDepth && a.evaluate && b.evaluate;
+    const nestedInJs = a.jsDepth > b.jsDepth && a.evaluate && b.evaluate;
+    // Evaluate ids route every Respond right even then (evaluate-id*, seq-id).
+    const inverted = nestedInRust && nestedInJs && this.mctx.features.routing === 'innermost';
+    const allocating = this.mctx.features.allocator !== 'explicit' && ((a.placeholders && b.allocatesJ) || (b.placeholders && a.allocatesJ) || (a.allocatesJ && b.allocatesJ && !a.evaluateR && !b.evaluateR));
+    const serials = [a.serial, b.serial].filter((x): x is number => x !== undefined);
+    const linked = serials.map((x) => this.crossed.get(x)).find((x) => x !== undefined);
+    if (!inverted && !allocating && linked === undefined) {
+      this.benignCrossings++;
+      return;
+    }
+    const why = inverted
+      ? `JS ran msg ${a.no} inside the exchange of msg ${b.no} while Rust had them the other way round, so Responds and IDs follow different stacks on the two sides`
+      : allocating
+        ? 'both allocate heap IDs, and each side handed them out in its own order'
+        : 'part of the crossing above';
+    const added = this.env.collector.add(
+      this.order,
+      this.at,
+      {
+        kind: 'crossed-in-flight',
+        severity: 'error',
+        message: `msg ${a.no} and msg ${b.no} crossed in flight: Rust has msg ${a.no} first, JS has msg ${b.no} first; ${why}`,
+        location: locationOf(this.mctx, lm, 'js'),
+        detail: { rustOrder: [a.no, b.no], jsOrder: [b.no, a.no], inverted, allocating },
+      },
+      { key: `crossed-in-flight|${Math.min(a.no, b.no)}|${Math.max(a.no, b.no)}`, ...(linked !== undefined ? { causedById: linked } : { forceRoot: true }) },
+    );
+    if (added) {
+      const root = linked ?? added.id;
+      for (const x of serials) {
+        this.crossed.set(x, root);
+        if (this.crossed.size > 4096) this.crossed.delete(this.crossed.keys().next().value!);
+      }
+      this.maybeCapture(added, 'crossed-in-flight', 'error');
+    }
+  }
+
+  private bytesDiffer(lm: LMsg, a: MessageRecord, b: MessageRecord): void {
+    let at = 0;
+    while (at < a.data.length && at < b.data.length && a.data[at] === b.data[at]) at++;
+    this.addFinding(
+      {
+        kind: 'side-bytes-differ',
+        severity: 'error',
+        message: `msg ${lm.no} differs between the two sides' records (${a.data.length} vs ${b.data.length} bytes, first difference at byte ${at}): one record is corrupt, or the bridge altered the message`,
+        location: locationOf(this.mctx, lm, 'rust'),
+        detail: { rust: { input: a.loc.input, line: a.loc.line, offset: a.loc.offset, bytes: a.data.length }, js: { input: b.loc.input, line: b.loc.line, offset: b.loc.offset, bytes: b.data.length }, firstDifference: at },
+      },
+      { key: `side-bytes-differ|${lm.no}`, forceRoot: true },
+    );
+  }
+
+  private missingOn(side: Side, lm: LMsg, d: DecodedMessage, rec: MessageRecord, at?: number): void {
+    const other = side === 'js' ? 'Rust' : 'JS';
+    if (side === 'js' && d.kind === 'r-resp' && LOST_RESPOND_REVISIONS.has(this.revision)) {
+      const jeval = d.exchange ? this.serialToNo.rust.get(d.exchange.serial) : undefined;
+      if (jeval !== undefined) this.jsEndedWithoutRResp.delete(jeval);
+      this.addFinding(
+        {
+          kind: 'lost-respond',
+          severity: 'error',
+          message: `the R-Resp of msg ${lm.no}${jeval ? ` (answering the J-Eval of msg ${jeval})` : ''} was sent by Rust but never reached JS: the handler drops an R-Resp when no XHR is parked`,
+          location: locationOf(this.mctx, lm, 'rust'),
+          ...(jeval !== undefined && { detail: { jEval: jeval } }),
+        },
+        { key: `lost-respond|${jeval ?? lm.no}` },
+        at,
+      );
+      return;
+    }
+    this.addFinding(
+      {
+        kind: 'side-missing-record',
+        severity: 'warning',
+        message: `msg ${lm.no} (${d.kind ?? rec.dir}) is in the ${other} side's record only (${rec.loc.input}:${rec.loc.line ?? rec.loc.offset ?? '?'}); the ${side === 'js' ? 'JS' : 'Rust'} side has no matching record`,
+        location: locationOf(this.mctx, lm, side === 'js' ? 'rust' : 'js'),
+        detail: { missingOn: side, kind: d.kind ?? null },
+      },
+      { key: `side-missing-record|${lm.no}` },
+      at,
+    );
+  }
+
+  // ---- findings the conversation itself gives ------------------------------------------
+
+  private seqCheck(rec: MessageRecord | BadRecord, side: Side | undefined): number[] {
+    const seq = rec.seq;
+    const s = side ?? rec.side;
+    if (seq === undefined) return [];
+    const k = s ?? '';
+    const last = this.lastSeq.get(k);
+    this.lastSeq.set(k, Math.max(seq, last ?? 0));
+    if (last === undefined || seq <= last + 1) return [];
+    const missing = seq - last - 1;
+    const loc = { input: rec.loc.input, ...(rec.loc.line !== undefined && { line: rec.loc.line }), ...(rec.loc.offset !== undefined && { offset: rec.loc.offset }), ...(s && { side: s }), seq, ...(this.ctx !== undefined && { ctx: this.ctx }) };
+    this.addFinding(
+      {
+        kind: 'records-lost',
+        severity: 'warning',
+        message: `${missing} record${missing === 1 ? '' : 's'} of the ${s ?? 'recording'} side ${missing === 1 ? 'is' : 'are'} missing before seq ${seq} (seq ${last + 1}${missing > 1 ? `..${seq - 1}` : ''}): what ${missing === 1 ? 'it' : 'they'} carried is unknown to the replay`,
+        location: loc,
+        detail: { from: last + 1, to: seq - 1 },
+      },
+      { key: `records-lost|${k}|${seq}`, ...(this.mode === 'two' && { passive: true }) },
+    );
+    if (this.mode === 'one') this.decoders.one?.noteLostRecord();
+    const gap: number[] = [];
+    for (let q = last + 1; q < seq && gap.length < MAX_GAP_PLACEHOLDERS; q++) gap.push(q);
+    return gap;
+  }
+
+  private badRecord(rec: BadRecord, restored: boolean): void {
+    this.addFinding(
+      {
+        kind: 'bad-record',
+        severity: 'warning',
+        message: `unreadable record: ${rec.message}${restored ? " (restored from the other side's copy of the same message)" : ''}`,
+        location: {
+          input: rec.loc.input,
+          ...(rec.loc.line !== undefined && { line: rec.loc.line }),
+          ...(rec.loc.offset !== undefined && { offset: rec.loc.offset }),
+          ...(rec.side && { side: rec.side }),
+          ...(rec.seq !== undefined && { seq: rec.seq }),
+          ...(this.ctx !== undefined && { ctx: this.ctx }),
+        },
+        detail: { restored },
+      },
+      restored ? { forceRoot: true } : {},
+    );
+  }
+
+  private issues(lm: LMsg, d: DecodedMessage, side: Side): void {
+    for (const issue of d.issues) this.issue(lm, d, side, issue);
+  }
+
+  private issue(lm: LMsg, d: DecodedMessage, side: Side, issue: DecodeIssue): void {
+    const kind = issue.kind as FindingKind;
+    const loc = locationOf(this.mctx, lm, side, issue.op);
+    const f: Finding = {
+      kind,
+      severity: issue.severity,
+      message: `msg ${lm.no} (${d.kind ?? d.record.dir}): ${issue.message}`,
+      location: loc,
+      ...(issue.byteOffset !== undefined && { detail: { byteOffset: issue.byteOffset } }),
+    };
+    this.addFinding(f, { key: `${kind}|${lm.no}|${issue.op ?? ''}`, ...(issue.consequence && { damage: true }) });
+  }
+
+  /**
+   * INV-9, the part the decoder does not track: up to seq-id a callback JS dropped (native-ref
+   * drop J-Eval) is gone from Rust's object store, so calling it again panics Rust.
+   */
+  private callbackLifetimes(lm: LMsg, d: DecodedMessage, side: Side): void {
+    const b = d.body;
+    if (!b) return;
+    if (b.kind === 'r-eval') {
+      // Before 19d5e63 a stack closure (&dyn Fn, a Callback parameter of any op but the cast
+      // helper) does not force a flush: a batched op is only queued, its borrow ends, and Rust
+      // drops the closure before the batch is sent.
+      const noForcedFlush = STACK_CLOSURE_QUEUED.has(this.revision);
+      const last = b.ops[b.ops.length - 1];
+      for (const op of b.ops) {
+        const queued = noForcedFlush && b.ops.length >= 2 && (op !== last || op.signature.ret.kind === 'heapref' || op.signature.ret.kind === 'null');
+        const cast = isCastLike(op, this.mctx);
+        for (const a of op.args) {
+          forEachCallback(a, (cb) => {
+            if (queued && !cast) this.droppedCallbacks.set(cb.key, { no: lm.no, why: `its stack closure was passed to op ${op.index} of msg ${lm.no}, which was only queued in a batch, so Rust dropped it before sending (stack closures force a flush only from 19d5e63)` });
+            else this.droppedCallbacks.delete(cb.key);
+          });
+        }
+      }
+      return;
+    }
+    if (b.kind !== 'j-eval') return;
+    const call = b.call;
+    if (call.kind === 'drop-native') {
+      this.droppedCallbacks.set(call.key, { no: lm.no, why: `JS dropped it in msg ${lm.no} (native-ref drop)` });
+      if (this.droppedCallbacks.size > 65536) this.droppedCallbacks.delete(this.droppedCallbacks.keys().next().value!);
+    } else if (call.kind === 'callback') {
+      const gone = this.droppedCallbacks.get(call.key);
+      if (gone === undefined) return;
+      this.addFinding(
+        {
+          kind: 'unknown-callback',
+          severity: 'error',
+          message: `msg ${lm.no} calls callback ${call.key}, which Rust no longer has: ${gone.why}; Rust panics ("invalid handle")`,
+          location: locationOf(this.mctx, lm, side),
+          detail: { key: call.key, goneSince: gone.no },
+        },
+        { key: `unknown-callback|${lm.no}|` },
+      );
+    }
+  }
+
+  /** Exchanges the decoder gave up on: their Respond never came. */
+  private exchangeEnds(lm: LMsg, d: DecodedMessage, side: Side): void {
+    for (const x of d.abandoned) {
+      if (x.kind === 'j-eval' && d.kind === 'j-eval' && side === 'js' && this.mode === 'two') {
+        // Whether Rust sent the R-Resp is in Rust's record: decided when the records are matched.
+        const no = this.serialToNo.js.get(x.serial);
+        if (no !== undefined) this.jsEndedWithoutRResp.set(no, { x, at: this.at });
+        continue;
+      }
+      if (x.kind === 'j-eval' && d.kind === 'j-eval' && side === 'js' && LOST_RESPOND_REVISIONS.has(this.revision)) {
+        const no = this.serialToNo[side].get(x.serial);
+        this.addFinding(
+          {
+            kind: 'lost-respond',
+            certainty: 'possible',
+            severity: 'warning',
+            message: `the J-Eval of msg ${no ?? '?'} got no R-Resp before JS sent the next J-Eval (msg ${lm.no}): the R-Resp was most likely dropped by the handler (no XHR parked)`,
+            location: this.exchangeLocation(x, side, no),
+          },
+          { key: `lost-respond|${no ?? `s${x.serial}`}` },
+        );
+        continue;
+      }
+      this.unanswered(x, side, `the ${d.kind === 'j-eval' ? 'J-Eval' : 'Respond'} of msg ${lm.no} came while it was still open`);
+    }
+  }
+
+  private unanswered(x: Exchange, side: Side, why: string, at = this.at): void {
+    const no = this.serialToNo[side].get(x.serial);
+    const what = x.kind === 'r-eval' ? `R-Eval${x.ops ? ` (${x.ops.length} op${x.ops.length === 1 ? '' : 's'})` : ''}` : `J-Eval${x.call?.kind === 'callback' ? ` (callback ${x.call.key})` : ''}`;
+    const threw = this.replay.primary.js.threwIn(x.serial);
+    this.addFinding(
+      {
+        kind: 'unanswered-evaluate',
+        severity: 'error',
+        message: `the ${what} of msg ${no ?? '?'} was never answered: ${why}`,
+        location: this.exchangeLocation(x, side, no),
+        detail: { exchange: no ?? null },
+      },
+      { key: `unanswered-evaluate|${no ?? `s${x.serial}`}`, ...(threw && { causedByKey: threw }) },
+      at,
+    );
+  }
+
+  private exchangeLocation(x: Exchange, side: Side, no: number | undefined): FindingLocation {
+    const rec = x.record;
+    return {
+      input: rec.loc.input,
+      ...(rec.loc.line !== undefined && { line: rec.loc.line }),
+      ...(rec.loc.offset !== undefined && { offset: rec.loc.offset }),
+      side: rec.side ?? side,
+      ...(rec.seq !== undefined && { seq: rec.seq }),
+      ...(this.ctx !== undefined && { ctx: this.ctx }),
+      ...(no !== undefined && { message: no }),
+    };
+  }
+
+  private endOfTrace(): void {
+    const decoder = this.decoders.js ?? this.decoders.one;
+    const side: Side = this.decoders.js ? 'js' : [...this.sides].includes('rust') && !this.sides.has('js') ? 'rust' : 'js';
+    const open = decoder ? [...decoder.open].reverse() : [];
+    this.at++;
+    for (const x of open) this.unanswered(x, side, 'the trace ends while it is open');
+    const w = this.replay.primary;
+    const js = w.js.borrowState();
+    const rust = w.rust.borrowState();
+    const openFrames = w.js.openFrames().filter((f) => f.borrowPushed).length;
+    const unbalanced = js.pointer !== 128 || js.frames > 0 || rust.pointer !== 128 || rust.frames > 0;
+    const unexplained = js.frames > openFrames;
+    const already = this.replay.borrowReported('js', js) || (js.frames === 0 && js.pointer === 128 && this.replay.borrowReported('rust', rust));
+    if (unbalanced && !already && (open.length > 0 || unexplained) && (unexplained || this.hasRoot())) {
+      this.addFinding(
+        {
+          kind: 'borrow-frame-unbalanced',
+          severity: 'error',
+          message: `at the end of the trace the JS borrow stack is at ${js.pointer} with ${js.frames} frame${js.frames === 1 ? '' : 's'} pushed and Rust's at ${rust.pointer} with ${rust.frames}: exchanges that never completed left their frames behind, so the next callback's borrowed arguments would land in different slots`,
+          location: { input: '', ...(this.ctx !== undefined && { ctx: this.ctx }), message: this.messages },
+          detail: { js, rust, openExchanges: open.length },
+        },
+        { key: 'borrow-frame-unbalanced|end' },
+      );
+    }
+    if (open.length === 0) this.leakFinding();
+  }
+
+  /** Whether something went wrong besides the trace simply stopping (or being unreadable) mid-exchange. */
+  private hasRoot(): boolean {
+    const benign = new Set(['non-ascii-string', 'trailing-bytes', 'unanswered-evaluate', 'bad-record', 'records-lost', 'leak-summary', 'side-missing-record']);
+    const counts = this.env.collector.countsFor(this.order);
+    return Object.entries(counts).some(([k, n]) => n > 0 && !benign.has(k));
+  }
+
+  private leakFinding(): void {
+    const w = this.replay.primary;
+    const rustKeys = new Set<string>();
+    for (const [, info] of w.rust.liveEntries()) rustKeys.add(info.key);
+    let onlyJs = 0;
+    let both = 0;
+    for (const [, v] of w.js.liveEntries()) {
+      if (rustKeys.has(v.key)) both++;
+      else onlyJs++;
+    }
+    const onlyRust = rustKeys.size - both;
+    if (onlyJs === 0 && onlyRust === 0 && !(this.env.reportLeaks && both > 0)) return;
+    const leaks = this.leaks();
+    this.addFinding(
+      {
+        kind: 'leak-summary',
+        severity: 'info',
+        message: `at the end of the trace Rust holds ${w.rust.liveCount()} heap IDs and JS ${w.js.liveCount()}${onlyJs || onlyRust ? ` (${onlyJs} alive only in JS, ${onlyRust} only in Rust)` : ''}; created most by ${topCreators(leaks) || 'nothing'}`,
+        location: { input: '', ...(this.ctx !== undefined && { ctx: this.ctx }), message: this.messages },
+        detail: { rust: leaks.rust, js: leaks.js, onlyJs, onlyRust },
+      },
+      { key: 'leak-summary' },
+    );
+  }
+
+  private leaks(): { rust: LeakGroup[]; js: LeakGroup[] } {
+    const group = (entries: Iterable<[number, { fn: string }]>): LeakGroup[] => {
+      const by = new Map<string, { count: number; ids: number[] }>();
+      for (const [id, info] of entries) {
+        const g = by.get(info.fn) ?? { count: 0, ids: [] };
+        g.count++;
+        if (g.ids.length < 8) g.ids.push(id);
+        by.set(info.fn, g);
+      }
+      return [...by].map(([fn, g]) => ({ fn, count: g.count, ids: g.ids })).sort((a, b) => b.count - a.count).slice(0, 20);
+    };
+    const w = this.replay.primary;
+    const js = function* (): Generator<[number, { fn: string }]> {
+      for (const [id, v] of w.js.liveEntries()) yield [id, v.info];
+    };
+    return { rust: group(w.rust.liveEntries()), js: group(js()) };
+  }
+
+  private disagree(call: string, model: string, real: string): void {
+    const id = this.addFinding(
+      {
+        kind: 'js-heap-disagrees',
+        severity: 'error',
+        message: `the JS heap file and the built-in model disagree on ${call}: the model ${model}, the file ${real}`,
+        location: { input: '', side: 'js', ...(this.ctx !== undefined && { ctx: this.ctx }), message: this.messages },
+        detail: { call, model, real },
+      },
+      this.firstDisagreement !== undefined ? { causedById: this.firstDisagreement } : { forceRoot: true },
+    );
+    this.firstDisagreement ??= id;
+  }
+
+  // ---- plumbing ---------------------------------------------------------------------------
+
+  private emitDraft(d: Draft): void {
+    const f: Finding = {
+      kind: d.kind,
+      severity: d.severity,
+      message: d.message,
+      location: d.location,
+      ...(d.rustId !== undefined && { rustId: d.rustId }),
+      ...(d.jsId !== undefined && { jsId: d.jsId }),
+      ...((d.certainty ?? (d.mismatch ? 'definite' : undefined)) && { certainty: d.certainty ?? 'definite' }),
+      ...(d.provenance && d.provenance.length > 0 && { provenance: d.provenance }),
+      ...(d.detail && { detail: d.detail }),
+    };
+    this.addFinding(f, { key: d.key, ...(d.causedByKey && { causedByKey: d.causedByKey }) });
+  }
+
+  private addFinding(f: Finding, o: Parameters<Collector['add']>[3], at = this.at): number | undefined {
+    const added = this.env.collector.add(this.order, at, f, o);
+    if (added) this.maybeCapture(added, f.kind, f.severity);
+    return added?.id;
+  }
+
+  private maybeCapture(added: { id: number; root: boolean }, kind: FindingKind, severity: Severity): void {
+    if (!added.root || this.capture || this.env.hasCapture() || severity === 'info') return;
+    if (kind === 'trailing-bytes' || kind === 'non-ascii-string' || kind === 'records-lost' || kind === 'bad-record' || kind === 'side-missing-record') return;
+    if (!this.replay) return;
+    const w = this.replay.primary;
+    this.capture = { findingId: added.id, session: this.order, window: [...this.recent], rustState: w.rust.snapshot(), jsState: w.js.snapshot(), after: 0 };
+    this.env.capture(this.capture);
+  }
+
+  private observe(lm: LMsg, d: DecodedMessage): void {
+    this.observed.add(lm.no);
+    if (this.observed.size > 4096) this.observed.delete(this.observed.values().next().value!);
+    if (d.body?.kind === 'r-eval') {
+      for (const op of d.body.ops) this.helpers.observe(op);
+      this.ops += d.body.ops.length;
+    }
+    this.maxDepth = Math.max(this.maxDepth, d.depth + (d.kind === 'r-eval' || d.kind === 'j-eval' ? 1 : 0));
+  }
+
+  private noteSerial(side: Side, lm: LMsg, d: DecodedMessage): void {
+    if (!d.exchange) return;
+    const map = this.serialToNo[side];
+    if (d.kind === 'r-eval' || d.kind === 'j-eval') {
+      map.set(d.exchange.serial, lm.no);
+      if (map.size > 65536) map.delete(map.keys().next().value!);
+    }
+  }
+
+  private stepHook(lm: LMsg, d: DecodedMessage, side: Side): void {
+    const hook = this.env.onStep;
+    if (!hook) return;
+    const w = this.replay.primary;
+    const js = w.js.borrowState();
+    const rust = w.rust.borrowState();
+    const jsNext = w.js.counter();
+    hook({
+      ctx: this.ctx,
+      message: lm.no,
+      side,
+      kind: d.kind,
+      depth: side === 'rust' ? w.rust.depth() : w.js.depth(),
+      rust: { live: w.rust.liveCount(), nextId: w.rust.counter(), borrowPointer: rust.pointer, borrowFrames: rust.frames },
+      js: { live: w.js.liveCount(), ...(jsNext !== undefined && { nextId: jsNext }), borrowPointer: js.pointer, borrowFrames: js.frames, scopes: w.js.heap.model.scopes() },
+      readings: this.replay.worlds.length,
+    });
+  }
+
+  private remember(lm: LMsg, d: DecodedMessage, side: Side | 'both'): void {
+    const s: MessageSummary = { message: lm.no, side, kind: d.kind ?? 'unreadable', depth: d.depth, text: summarize(d, this.mctx), location: locationOf(this.mctx, lm, side === 'js' ? 'js' : 'rust') };
+    this.recent.push(s);
+    if (this.recent.length > RECENT) this.recent.shift();
+    if (this.capture && this.capture.after < AFTER && !this.capture.window.some((m) => m.message === lm.no)) {
+      this.capture.window.push(s);
+      this.capture.after++;
+    }
+  }
+
+  summary(): SessionSummary {
+    const w = this.replay.primary;
+    const sides = [...this.sides];
+    const helperSource: SessionHelperSource = this.helpers.reliedOnHeuristic()
+      ? 'heuristic'
+      : [...this.env.globalMeta, ...this.metas].some((m) => m.fields.some(([k]) => k.startsWith('fn.')))
+        ? 'meta'
+        : this.env.symbols
+          ? 'symbols'
+          : 'none';
+    const notes = [...this.notes];
+    if (helperSource === 'heuristic') notes.push('bridge helper functions (drop_heap_ref, clone_heap_ref, ...) were identified by the signature heuristic of wire.md §9.1: give fn.* meta keys or --symbols for an exact replay');
+    return {
+      ctx: this.ctx,
+      revision: this.revision,
+      revisionSource: this.revisionSource,
+      helperSource,
+      allocator: this.usesRealHeap ? 'js-heap file' : 'model',
+      sides,
+      records: this.records,
+      messages: this.messages,
+      ops: this.ops,
+      heapIdsCreated: { rust: w.rust.created, js: w.js.created },
+      heapIdsFreed: { rust: w.rust.freedCount, js: w.js.freedCount },
+      maxDepth: this.maxDepth,
+      findingsByKind: this.env.collector.countsFor(this.order),
+      liveAtEnd: { rust: w.rust.liveCount(), js: w.js.liveCount() },
+      leaks: this.leaks(),
+      readings: { max: this.replay.maxWorldsSeen, truncated: this.replay.truncated },
+      benignCrossings: this.benignCrossings,
+      suppressed: this.env.collector.suppressedFor(this.order),
+      notes,
+    };
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function topCreators(leaks: { rust: LeakGroup[]; js: LeakGroup[] }): string {
+  const by = new Map<string, { rust: number; js: number }>();
+  for (const g of leaks.rust) by.set(g.fn, { rust: g.count, js: by.get(g.fn)?.js ?? 0 });
+  for (const g of leaks.js) by.set(g.fn, { rust: by.get(g.fn)?.rust ?? 0, js: g.count });
+  return [...by]
+    .sort((a, b) => Math.max(b[1].rust, b[1].js) - Math.max(a[1].rust, a[1].js))
+    .slice(0, 3)
+    .map(([fn, n]) => `${fn} (Rust ${n.rust}, JS ${n.js})`)
+    .join(', ');
+}
+
+/** The entry's side received the message (rather than sent it). */
+function receivedBy(e: Entry): boolean {
+  return (e.side === 'js' && e.dir === 'r2j') || (e.side === 'rust' && e.dir === 'j2r');
+}
+
+function isEvaluate(d: DecodedMessage | undefined): boolean {
+  return d?.kind === 'r-eval' || d?.kind === 'j-eval';
+}
+
+/** What the crossing check needs of a message, kept instead of the message itself. */
+interface CrossingFacts {
+  readonly no: number;
+  readonly serial?: number;
+  readonly rustDepth: number;
+  readonly jsDepth: number;
+  readonly evaluate: boolean;
+  readonly evaluateR: boolean;
+  /** An R-Eval whose placeholders Rust took before sending. */
+  readonly placeholders: boolean;
+  /** A J-message carrying values both sides give IDs to. */
+  readonly allocatesJ: boolean;
+}
+
+function crossingFacts(lm: LMsg, ctx: ModelContext): CrossingFacts {
+  const kind = (lm.rust ?? lm.js)?.kind;
+  const serial = lm.rust?.exchange?.serial;
+  return {
+    no: lm.no,
+    ...(serial !== undefined && { serial }),
+    rustDepth: lm.rust?.depth ?? 0,
+    jsDepth: lm.js?.depth ?? 0,
+    evaluate: isEvaluate(lm.rust) && isEvaluate(lm.js),
+    evaluateR: kind === 'r-eval',
+    placeholders: placeholdersAtEncode(lm, ctx),
+    allocatesJ: (kind === 'j-eval' || kind === 'j-resp') && allocates(lm),
+  };
+}
+
+function placeholdersAtEncode(lm: LMsg, ctx: ModelContext): boolean {
+  const b = (lm.rust ?? lm.js)?.body;
+  if (b?.kind !== 'r-eval') return false;
+  if (ctx.features.evalPrelude === 'none') return b.ops.length >= 2 && b.ops.some((o) => o.signature.ret.kind === 'heapref');
+  return (b.reservedCount ?? 0) > 0;
+}
+
+/** Whether a message makes either side hand out heap IDs. */
+function allocates(lm: LMsg): boolean {
+  const b = (lm.rust ?? lm.js)?.body;
+  if (!b) return false;
+  let n = 0;
+  const count = (v: Value): void => forEachRef(v, (r) => (r.kind === 'heapref' ? n++ : undefined));
+  switch (b.kind) {
+    case 'r-eval':
+      return b.ops.some((o) => o.signature.ret.kind === 'heapref');
+    case 'j-eval':
+      if (b.call.kind === 'callback') b.call.args.forEach(count);
+      return n > 0;
+    case 'j-resp':
+      b.results.forEach((r) => (r.filledReservation ? undefined : count(r.value)));
+      return n > 0;
+    default:
+      return false;
+  }
+}
+
+function summarize(d: DecodedMessage, ctx: ModelContext): string {
+  const b = d.body;
+  if (!b) return `${d.record.dir} message that did not decode`;
+  switch (b.kind) {
+    case 'r-eval': {
+      const pre = b.reservedCount !== undefined ? ` N=${b.reservedCount}` : b.reservedIds ? ` reserved [${b.reservedIds.join(', ')}]` : '';
+      const ops = b.ops.slice(0, 6).map((o) => {
+        const args = o.args
+          .map((a) => (a.kind === 'heapref' ? `#${a.id}` : a.kind === 'callback' ? `cb ${a.key}` : a.kind === 'int' ? String(a.value) : a.kind === 'string' ? JSON.stringify(a.value.slice(0, 12)) : a.kind))
+          .join(', ');
+        return `${ctx.fnName(o)}(${args})`;
+      });
+      return `R-Eval${pre}: ${ops.join('; ')}${b.ops.length > 6 ? `; … ${b.ops.length - 6} more` : ''}`;
+    }
+    case 'j-eval':
+      return b.call.kind === 'callback' ? `J-Eval callback ${b.call.key}${b.call.type ? ` ${formatSignature(b.call.type)}` : ''}` : `J-Eval ${b.call.kind}`;
+    case 'j-resp':
+      return `J-Resp${b.evaluateId !== undefined ? ` id ${b.evaluateId}` : ''} (${b.results.length} result${b.results.length === 1 ? '' : 's'})`;
+    case 'r-resp':
+      return `R-Resp${b.value?.kind === 'heapref' ? ` #${b.value.id}` : ''}`;
+  }
+}
