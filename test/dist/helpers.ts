@@ -9,14 +9,14 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The checked-in sample trace, relative to the package root. */
-export const SAMPLE = 'traces/spec-deep-nesting.reserved-count.log';
+export const SAMPLE = 'traces/deep-nesting.reserved-count.batch.log';
 
 /**
  * The command the distribution tests run on the sample (`bridge-trace <SAMPLE_COMMAND> <sample>`),
  * and a line its output must contain. Change both here to test another command.
  */
-export const SAMPLE_COMMAND: readonly string[] = ['dump'];
-export const SAMPLE_EXPECTED = 'R-Eval rust→js reserved=4';
+export const SAMPLE_COMMAND: readonly string[] = ['analyze'];
+export const SAMPLE_EXPECTED = 'no findings: 22 messages in 1 session replayed, both allocators agree';
 
 /** These tests build, pack, install and copy a 100 MB executable: minutes, not the default 30 s. */
 export const SLOW = 300_000;
