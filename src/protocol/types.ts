@@ -1,4 +1,4 @@
-import type { FrameReader, FrameWriter } from '../wire/frame.js';
+import type { FrameReader } from '../wire/frame.js';
 import { WireError } from '../wire/errors.js';
 
 /** Type definitions as they travel in a TYPE_FULL (wire §7). */
@@ -122,41 +122,10 @@ export function readSignature(r: FrameReader): Signature {
   return { params, ret, bytes: r.bytes.slice(start, end) };
 }
 
-export function writeTypeDef(w: FrameWriter, t: TypeDef): void {
-  switch (t.kind) {
-    case 'callback':
-      w.u8(TAG.callback).u8(t.params.length);
-      t.params.forEach((p) => writeTypeDef(w, p));
-      writeTypeDef(w, t.ret);
-      return;
-    case 'option':
-      w.u8(TAG.option);
-      writeTypeDef(w, t.inner);
-      return;
-    case 'result':
-      w.u8(TAG.result);
-      writeTypeDef(w, t.ok);
-      writeTypeDef(w, t.err);
-      return;
-    case 'array':
-      w.u8(TAG.array);
-      writeTypeDef(w, t.element);
-      return;
-    case 'stringenum':
-      w.u8(TAG.stringenum).u8(t.variants.length);
-      for (const v of t.variants) {
-        const b = encoder.encode(v);
-        const len = new Uint8Array(4);
-        new DataView(len.buffer).setUint32(0, b.length, true);
-        w.rawU8(len).rawU8(b);
-      }
-      return;
-    default:
-      w.u8(tagOf(t.kind));
-  }
-}
-
-/** The bytes of a signature, as Rust builds them for its type cache. */
+/**
+ * The bytes of a signature (`param_count ‖ params ‖ return`), as Rust builds them for its type
+ * cache and writes them after TYPE_FULL. The one encoder of type definitions.
+ */
 export function signatureBytes(params: readonly TypeDef[], ret: TypeDef): Uint8Array {
   const out: number[] = [params.length];
   const push = (t: TypeDef): void => {

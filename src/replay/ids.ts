@@ -10,8 +10,7 @@
 import type { Side } from '../trace/record.js';
 import type { FindingLocation, Provenance } from './findings.js';
 
-export const JSIDX_OFFSET = 128;
-export const JSIDX_RESERVED = 132;
+export { JSIDX_OFFSET, JSIDX_RESERVED } from '../protocol/messages.js';
 /** Lowest borrow slot; the stack grows downward from 127 to this. */
 export const BORROW_MIN = 1;
 
