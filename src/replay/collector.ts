@@ -90,6 +90,8 @@ export class Collector {
   constructor(
     private readonly maxConsequences: number,
     private readonly maxRootsPerKind: number,
+    /** Findings kept over all sessions; past it they are only counted, so memory stays bounded. */
+    private readonly maxFindings: number = Number.POSITIVE_INFINITY,
   ) {}
 
   private state(session: number): SessionState {
@@ -131,6 +133,10 @@ export class Collector {
         s.suppressed.set(f.kind, (s.suppressed.get(f.kind) ?? 0) + 1);
         return undefined;
       }
+    }
+    if (this.items.size >= this.maxFindings) {
+      s.suppressed.set(f.kind, (s.suppressed.get(f.kind) ?? 0) + 1);
+      return undefined;
     }
     const id = this.serial++;
     const item: Item = { id, finding: f, session, at, root: !root, ...(root && { causedBy: root.id }), consequences: 0, suppressed: 0 };

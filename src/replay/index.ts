@@ -40,6 +40,8 @@ export interface AnalyzeOptions {
   maxConsequences?: number;
   /** Root findings kept per kind and session (the rest are counted). Default 1000. */
   maxRootsPerKind?: number;
+  /** Findings kept in all (the rest are counted per session and kind). Default 20000. */
+  maxFindings?: number;
   /** Emit a leak-summary finding whenever objects are alive at the end (default: only when the sides disagree). */
   reportLeaks?: boolean;
   /** Called after every replay step with counters of the preferred reading. */
@@ -86,7 +88,7 @@ export interface AnalysisResult {
 
 export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {}): Promise<AnalysisResult> {
   const realHeap = options.jsHeap ? await loadJsHeap(options.jsHeap) : undefined;
-  const collector = new Collector(options.maxConsequences ?? 50, options.maxRootsPerKind ?? 1000);
+  const collector = new Collector(options.maxConsequences ?? 50, options.maxRootsPerKind ?? 1000, options.maxFindings ?? 20_000);
   const globalMeta: MetaRecord[] = [];
   // Only the capture of the earliest session can be the first divergence of the result.
   const captures: DivergenceCapture[] = [];

@@ -58,3 +58,16 @@ describe('the sample traces analyze as traces/README.md says', () => {
     expect(r.findings[0]).toMatchObject({ kind: 'respond-shape-mismatch', severity: 'error' });
   });
 });
+
+describe('bounded findings', () => {
+  it('past maxFindings, findings are counted per kind instead of kept', async () => {
+    const file = path('fault.callback-params-as-placeholders.reserved-count.log');
+    const all = await analyze(openTrace(file));
+    expect(all.findings.length).toBeGreaterThan(5);
+    const some = await analyze(openTrace(file), { maxFindings: 5 });
+    expect(some.findings).toHaveLength(5);
+    const suppressed = Object.values(some.sessions[0]!.suppressed).reduce((a, b) => a + b, 0);
+    expect(suppressed).toBe(all.findings.length - 5 + Object.values(all.sessions[0]!.suppressed).reduce((a, b) => a + b, 0));
+    expect(some.sessions[0]!.findingsByKind).toEqual(all.sessions[0]!.findingsByKind);
+  });
+});
