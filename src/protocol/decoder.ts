@@ -197,7 +197,7 @@ export class ConversationDecoder implements ConversationState {
     const typeId = r.u32('type id');
     let signature: Signature;
     if (marker === TYPE_FULL) {
-      signature = readSignature(r);
+      signature = internSignature(readSignature(r));
       const known = this.types.get(typeId);
       if (known && !sameBytes(known.bytes, signature.bytes)) {
         ctx.issues.push({
@@ -651,6 +651,22 @@ function readOpResults(r: FrameReader, exchange: Exchange, features: RevisionFea
     };
   }
   return { ok: true, results };
+}
+
+/**
+ * Signatures are immutable and the same few recur in every session of a long log: one shared
+ * copy each keeps the memory of many conversations small.
+ */
+const SIGNATURES = new Map<string, Signature>();
+const MAX_INTERNED_SIGNATURES = 4096;
+
+function internSignature(sig: Signature): Signature {
+  const key = String.fromCharCode(...sig.bytes);
+  const known = SIGNATURES.get(key);
+  if (known) return known;
+  if (SIGNATURES.size >= MAX_INTERNED_SIGNATURES) SIGNATURES.delete(SIGNATURES.keys().next().value!);
+  SIGNATURES.set(key, sig);
+  return sig;
 }
 
 function findLast<T>(xs: readonly T[], pred: (x: T) => boolean): T | undefined {

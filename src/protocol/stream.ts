@@ -35,6 +35,9 @@ export interface DecodeStreamOptions {
   readonly symbols?: SymbolTable;
 }
 
+/** Meta records remembered per scope, to apply to conversations that start later. */
+const MAX_META_KEPT = 64;
+
 /** Records held back while a revision is guessed are bounded by this. */
 export const MAX_HELD_RECORDS = 20_000;
 
@@ -52,9 +55,20 @@ export async function* decodeRecords(
   options: DecodeStreamOptions = {},
 ): AsyncGenerator<DecodeEvent> {
   const conversations = new Map<string, Conversation>();
+  /** The same conversations by ctx, so a meta record scoped to one ctx touches only its own. */
+  const byCtx = new Map<string, Conversation[]>();
+  const ctxKey = (ctx: string | undefined): string => ctx ?? '\u0000';
+  /** Conversations a meta record can apply to. */
+  const scopedBy = (meta: MetaRecord): Iterable<Conversation> => (meta.ctx === undefined ? conversations.values() : (byCtx.get(ctxKey(meta.ctx)) ?? []));
   /** Declared revisions and helper meta by scope `side|ctx` with `*` wildcards. */
   const declaredRev = new Map<string, Revision>();
-  const declaredMeta: MetaRecord[] = [];
+  /** Meta records without ctx (apply to every conversation) and per ctx, each list bounded. */
+  const globalMeta: MetaRecord[] = [];
+  const ctxMeta = new Map<string, MetaRecord[]>();
+  const remember = (list: MetaRecord[], meta: MetaRecord): void => {
+    list.push(meta);
+    if (list.length > MAX_META_KEPT) list.shift();
+  };
   let held: TraceRecord[] | undefined;
   let heldFor: string | undefined;
   let heldForCount = 0;
@@ -77,7 +91,7 @@ export async function* decodeRecords(
 
   const makeConversation = (side: Side | undefined, ctx: string | undefined, rev: Revision, source: RevisionSource, guess?: RevisionGuess): Conversation => {
     const helpers = new HelperTable(options.symbols);
-    for (const meta of declaredMeta) if (metaApplies(meta, side, ctx)) helpers.applyMeta(meta.fields);
+    for (const meta of [...globalMeta, ...(ctxMeta.get(ctxKey(ctx)) ?? [])]) if (metaApplies(meta, side, ctx)) helpers.applyMeta(meta.fields);
     const c: Conversation = {
       key: conversationKey(ctx, side),
       ctx,
@@ -88,6 +102,9 @@ export async function* decodeRecords(
       ...(guess && { guess }),
     };
     conversations.set(c.key, c);
+    const same = byCtx.get(ctxKey(ctx));
+    if (same) same.push(c);
+    else byCtx.set(ctxKey(ctx), [c]);
     return c;
   };
 
@@ -98,7 +115,7 @@ export async function* decodeRecords(
         if (isRevision(record.rev)) {
           declaredRev.set(`${record.side ?? '*'}|${record.ctx ?? '*'}`, record.rev);
           if (!options.rev) {
-            for (const c of conversations.values()) {
+            for (const c of scopedBy(record)) {
               if (metaApplies(record, c.side, c.ctx)) {
                 c.decoder.setRevision(record.rev);
                 c.revisionSource = 'meta';
@@ -109,9 +126,13 @@ export async function* decodeRecords(
           problems.push(`unknown revision "${record.rev}"`);
         }
       }
-      declaredMeta.push(record);
-      if (declaredMeta.length > 1000) declaredMeta.shift();
-      for (const c of conversations.values()) {
+      if (record.ctx === undefined) remember(globalMeta, record);
+      else {
+        let list = ctxMeta.get(ctxKey(record.ctx));
+        if (!list) ctxMeta.set(ctxKey(record.ctx), (list = []));
+        remember(list, record);
+      }
+      for (const c of scopedBy(record)) {
         if (metaApplies(record, c.side, c.ctx)) problems.push(...c.helpers.applyMeta(record.fields).map((f) => `bad helper key ${f}`));
       }
       yield { type: 'meta', record, problems: [...new Set(problems)] };
