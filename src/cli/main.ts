@@ -6,6 +6,8 @@ import { runConvert } from './convert.js';
 import { runDump } from './dump.js';
 import { runAnalyze } from './analyze.js';
 import { describeScenarios, runSimulate } from './simulate.js';
+import { runTimeline } from './timeline.js';
+import { runRecorder } from './recorder.js';
 import { EXIT_BAD_INPUT, UsageError, colorFor, processIO, type CliIO } from './io.js';
 import { parseChoice, parseRevisionOption, parseSeqRange, parseUint } from './options.js';
 import { VERSION } from './version.js';
@@ -106,6 +108,32 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       if (!scenario) throw new UsageError('simulate needs a scenario (see simulate --list)');
       if (!opts.output) throw new UsageError("simulate needs -o FILE (or -o - for stdout)");
       exitCode = await runSimulate(scenario, opts, io);
+    });
+
+  program
+    .command('recorder')
+    .description('print the JS snippet to inject into the webview: it logs every bridge message as an @btrace side=js line (docs/recording.md)')
+    .addOption(new Option('--rev <revision>', `protocol revision written into the meta line (${REVISIONS.join(', ')})`).argParser(parseRevisionOption))
+    .option('--ctx <label>', 'session label written into every line (no spaces or quotes)')
+    .option('-o, --output <file>', 'write the snippet to this file instead of stdout; - for stdout')
+    .action(async (opts) => {
+      exitCode = await runRecorder(opts, io);
+    });
+
+  program
+    .command('timeline')
+    .description('write a self-contained HTML report of the replay over time: live heap objects, reservation scopes, borrow and nesting depth, ID lifetimes, findings')
+    .argument('<trace...>', 'one session: one log (both sides, or one), or a Rust-side and a JS-side log; - for stdin')
+    .requiredOption('-o, --output <file>', 'report to write; - for stdout')
+    .addOption(new Option('--format <format>', 'html (default: the whole report), svg (the main chart alone) or csv (the series)').argParser(parseChoice(['html', 'svg', 'csv'] as const)))
+    .addOption(new Option('--rev <revision>', `protocol revision, overriding the trace's meta records (${REVISIONS.join(', ')})`).argParser(parseRevisionOption))
+    .option('--symbols <file>', 'JSON file naming fn ids: {"functions": {"12": "drop_heap_ref", ...}}')
+    .option('--strict', 'do not narrow op windows with the callback-holder heuristic')
+    .addOption(new Option('--buckets <n>', 'most points per series (even); longer traces are downsampled').argParser(parseUint).default(600))
+    .addOption(new Option('--lanes <n>', 'ID lifetimes kept per creating function and side').argParser(parseUint).default(40))
+    .action(async (traces: string[], opts) => {
+      const color = colorOption();
+      exitCode = await runTimeline(traces, { ...opts, ...(color !== undefined && { color }) }, io);
     });
 
   try {

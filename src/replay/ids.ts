@@ -95,6 +95,43 @@ export interface Intent {
   allocs?: Array<{ key: string; id: number; reused: boolean }>;
 }
 
+/**
+ * A heap ID coming into being or being freed in one model (`AnalyzeOptions.onIdEvent`).
+ * Models only buffer these when asked; the session hands on those of the preferred reading.
+ */
+export interface IdEvent {
+  readonly ctx: string | undefined;
+  readonly side: Side;
+  readonly id: number;
+  readonly event: 'created' | 'freed';
+  /** Message of the event (creation or free). */
+  readonly message: number;
+  /** What made the value, with where (`result of op 3 \`level1\` in msg 5`). */
+  readonly createdBy: string;
+  /** Function that created it (leak grouping): `level1`, `callback 0`, `fn 7`. */
+  readonly fn: string;
+  /** Where the event happened: creation site for `created`, the drop for `freed`. */
+  readonly location: FindingLocation;
+  /** For `freed`: where the value was created. */
+  readonly createdAt?: FindingLocation;
+  readonly reused?: boolean;
+}
+
+export function idEventOf(side: Side, id: number, event: IdEvent['event'], info: ValueInfo, at: FindingLocation): IdEvent {
+  return {
+    ctx: at.ctx,
+    side,
+    id,
+    event,
+    message: at.message ?? info.origin.no,
+    createdBy: describe(info),
+    fn: info.fn,
+    location: at,
+    ...(event === 'freed' && { createdAt: info.at }),
+    ...(info.reused && { reused: true }),
+  };
+}
+
 export function provenanceOf(id: number, side: Side, info: ValueInfo, freedAt?: FindingLocation): Provenance {
   return { id, side, createdBy: describe(info), createdAt: info.at, ...(freedAt && { freedAt }) };
 }

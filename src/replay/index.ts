@@ -12,11 +12,13 @@ import type { Finding, Severity } from './findings.js';
 import type { JsSnapshot } from './js-model.js';
 import { loadJsHeap } from './js-heap-file.js';
 import type { RustSnapshot } from './rust-model.js';
+import type { IdEvent } from './ids.js';
 import { Session, type DivergenceCapture, type MessageSummary, type ReplayStep, type SessionSummary } from './session.js';
 
 export * from './findings.js';
 export type { ReplayStep, SessionSummary, MessageSummary, LeakGroup, SessionHelperSource } from './session.js';
 export type { RustSnapshot } from './rust-model.js';
+export type { IdEvent } from './ids.js';
 export type { JsSnapshot } from './js-model.js';
 export type { RealHeap } from './js-heap.js';
 export { loadJsHeap, compileJsHeap, JsHeapLoadError } from './js-heap-file.js';
@@ -46,6 +48,11 @@ export interface AnalyzeOptions {
   reportLeaks?: boolean;
   /** Called after every replay step with counters of the preferred reading. */
   onStep?: (step: ReplayStep) => void;
+  /**
+   * Called when a model creates or frees a heap ID (preferred reading, delivered before the
+   * `onStep` of the step that caused it). Only collected when set.
+   */
+  onIdEvent?: (event: IdEvent) => void;
 }
 
 /** One input file. `side` is applied to records that carry none. */
@@ -111,6 +118,7 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
     ...(realHeap && { realHeap }),
     collector,
     ...(options.onStep && { onStep: options.onStep }),
+    ...(options.onIdEvent && { onIdEvent: options.onIdEvent }),
     globalMeta,
     capture: (c: DivergenceCapture) => {
       if (captures.length > 0 && captures[0]!.session < c.session) return;

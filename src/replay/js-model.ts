@@ -15,9 +15,11 @@ import {
   JSIDX_OFFSET,
   JSIDX_RESERVED,
   describe,
+  idEventOf,
   provenanceOf,
   valueKey,
   type Belief,
+  type IdEvent,
   type Intent,
   type Origin,
   type RefIntent,
@@ -101,6 +103,8 @@ export class JsModel {
   private freed = new BoundedMap<number, Freed>(FREED_MEMORY);
   created = 0;
   freedCount = 0;
+  /** Set by the session when `onIdEvent` is given: created/freed events of the step being run. */
+  idEvents?: IdEvent[];
 
   constructor(
     private readonly ctx: ModelContext,
@@ -119,6 +123,7 @@ export class JsModel {
     c.freed = this.freed.clone();
     c.created = this.created;
     c.freedCount = this.freedCount;
+    if (this.idEvents) c.idEvents = [];
     return c;
   }
 
@@ -316,6 +321,7 @@ export class JsModel {
   private stored(id: number, v: JsVal): void {
     this.keyIndex.set(v.key, id);
     this.created++;
+    this.idEvents?.push(idEventOf('js', id, 'created', v.info, v.info.at));
   }
 
   private onREval(lm: LMsg, d: DecodedMessage, body: REvalBody, intent: Intent | undefined, out: StepOut): void {
@@ -573,6 +579,7 @@ export class JsModel {
           if (this.keyIndex.get(v.key) === id) this.keyIndex.delete(v.key);
           this.freed.set(id, { info: v.info, at });
           this.freedCount++;
+          this.idEvents?.push(idEventOf('js', id, 'freed', v.info, at));
         }
       }
     }

@@ -12,9 +12,11 @@ import {
   JSIDX_OFFSET,
   JSIDX_RESERVED,
   describe,
+  idEventOf,
   provenanceOf,
   valueKey,
   type Belief,
+  type IdEvent,
   type Intent,
   type OpIntent,
   type Origin,
@@ -77,6 +79,8 @@ export class RustModel {
   private stash = new Map<number, { lm: LMsg; d: DecodedMessage }>();
   created = 0;
   freedCount = 0;
+  /** Set by the session when `onIdEvent` is given: created/freed events of the step being run. */
+  idEvents?: IdEvent[];
 
   constructor(private readonly ctx: ModelContext) {}
 
@@ -96,6 +100,7 @@ export class RustModel {
     c.stash = new Map(this.stash);
     c.created = this.created;
     c.freedCount = this.freedCount;
+    if (this.idEvents) c.idEvents = [];
     return c;
   }
 
@@ -189,8 +194,7 @@ export class RustModel {
       const op = f.ops[f.ambiguous.op - 1]!;
       const origin: Origin = { no: f.lm.no, op: op.index };
       const id = this.claim(f.ambiguous.tentative);
-      this.live.set(id, this.info(origin, `result of op ${op.index} \`${this.ctx.fnName(op)}\` in msg ${f.lm.no}`, this.ctx.fnName(op), locationOf(this.ctx, f.lm, 'rust', op.index)));
-      this.created++;
+      this.born(id, this.info(origin, `result of op ${op.index} \`${this.ctx.fnName(op)}\` in msg ${f.lm.no}`, this.ctx.fnName(op), locationOf(this.ctx, f.lm, 'rust', op.index)));
       const i = f.post.indexOf(op.index);
       if (i >= 0) f.post.splice(i, 1);
     }
@@ -319,6 +323,13 @@ export class RustModel {
     return id;
   }
 
+  /** Every ID Rust's model takes for a value goes through here. */
+  private born(id: number, info: ValueInfo): void {
+    this.live.set(id, info);
+    this.created++;
+    this.idEvents?.push(idEventOf('rust', id, 'created', info, info.at));
+  }
+
   private release(id: number, at: FindingLocation, frame: RustFrame | undefined): void {
     if (id < JSIDX_RESERVED) return;
     const info = this.live.get(id);
@@ -330,6 +341,7 @@ export class RustModel {
     }
     this.live.delete(id);
     this.freedCount++;
+    this.idEvents?.push(idEventOf('rust', id, 'freed', info, at));
     const origin = originOfLoc(at);
     this.freed.set(id, { info, at, origin });
     if (this.allocator === 'freelist') this.free.push(id);
@@ -368,8 +380,7 @@ export class RustModel {
         provenance: [provenanceOf(id, 'rust', prior), provenanceOf(id, 'js', info)],
       });
     }
-    this.live.set(id, info);
-    this.created++;
+    this.born(id, info);
     if (id >= this.maxId) this.maxId = id + 1;
   }
 
@@ -466,16 +477,14 @@ export class RustModel {
           if (id !== undefined) {
             if (this.allocator === 'explicit') this.adopt(id, info, lm, out, 'reserved');
             else {
-              this.live.set(id, info);
-              this.created++;
+              this.born(id, info);
               if (id >= this.maxId) this.maxId = id + 1;
             }
             resultId = id;
           }
         } else {
           const { id, reused } = this.next();
-          this.live.set(id, reused ? { ...info, reused } : info);
-          this.created++;
+          this.born(id, reused ? { ...info, reused } : info);
           resultId = id;
         }
         resultKey = info.key;
@@ -582,8 +591,7 @@ export class RustModel {
       return;
     }
     const { id, reused } = this.next();
-    this.live.set(id, this.info(origin, what, fn, at, reused));
-    this.created++;
+    this.born(id, this.info(origin, what, fn, at, reused));
     intent.allocs?.push({ key, id, reused });
   }
 

@@ -12,7 +12,8 @@ import { formatSignature } from '../protocol/types.js';
 import { forEachCallback, forEachRef, type Value } from '../protocol/values.js';
 import type { BadRecord, Direction, MessageRecord, MetaRecord, Side } from '../trace/record.js';
 import { Collector } from './collector.js';
-import { isCastLike, locationOf, type Draft, type LMsg, type ModelContext } from './context.js';
+import { isCastLike, locationOf, recordOf, type Draft, type LMsg, type ModelContext } from './context.js';
+import type { IdEvent } from './ids.js';
 import type { Finding, FindingKind, FindingLocation, Severity } from './findings.js';
 import { JsHeap, ModelHeap, type RealHeap } from './js-heap.js';
 import type { JsSnapshot } from './js-model.js';
@@ -42,6 +43,8 @@ export interface ReplayStep {
   };
   /** Readings of the trace being followed at this point (allocators.md §4, §8). */
   readonly readings: number;
+  /** The record's `t=` (microseconds), when it has one. */
+  readonly t?: number;
 }
 
 export interface LeakGroup {
@@ -106,6 +109,7 @@ export interface SessionEnv {
   readonly realHeap?: () => RealHeap;
   readonly collector: Collector;
   readonly onStep?: (s: ReplayStep) => void;
+  readonly onIdEvent?: (e: IdEvent) => void;
   /** Meta records without a ctx, in order (they apply to every session). */
   readonly globalMeta: MetaRecord[];
   readonly capture: (c: DivergenceCapture) => void;
@@ -277,6 +281,10 @@ export class Session {
     this.usesRealHeap = real !== undefined;
     const heap = new JsHeap(new ModelHeap(features.allocator), real, (call, model, realAnswer) => this.disagree(call, model, realAnswer));
     this.replay = new Replay(this.mctx, heap, { emit: (d) => this.emitDraft(d) }, this.env.maxWorlds);
+    if (this.env.onIdEvent) {
+      this.replay.primary.rust.idEvents = [];
+      this.replay.primary.js.idEvents = [];
+    }
     this.mode = this.sides.has('rust') && this.sides.has('js') ? 'two' : 'one';
     if (this.mode === 'two') {
       this.decoders.rust = new ConversationDecoder(this.revision);
@@ -315,6 +323,7 @@ export class Session {
     }
     this.at++;
     this.replay.finish();
+    this.idEventHook();
     this.endOfTrace();
   }
 
@@ -1016,13 +1025,28 @@ export class Session {
     }
   }
 
+  /** Hands on the ID events of the preferred reading (the others' are dropped). */
+  private idEventHook(): void {
+    const hook = this.env.onIdEvent;
+    if (!hook) return;
+    const w = this.replay.primary;
+    for (const e of w.rust.idEvents ?? []) hook(e);
+    for (const e of w.js.idEvents ?? []) hook(e);
+    for (const x of this.replay.worlds) {
+      if (x.rust.idEvents) x.rust.idEvents.length = 0;
+      if (x.js.idEvents) x.js.idEvents.length = 0;
+    }
+  }
+
   private stepHook(lm: LMsg, d: DecodedMessage, side: Side): void {
+    this.idEventHook();
     const hook = this.env.onStep;
     if (!hook) return;
     const w = this.replay.primary;
     const js = w.js.borrowState();
     const rust = w.rust.borrowState();
     const jsNext = w.js.counter();
+    const t = recordOf(lm, side)?.t;
     hook({
       ctx: this.ctx,
       message: lm.no,
@@ -1032,6 +1056,7 @@ export class Session {
       rust: { live: w.rust.liveCount(), nextId: w.rust.counter(), borrowPointer: rust.pointer, borrowFrames: rust.frames },
       js: { live: w.js.liveCount(), ...(jsNext !== undefined && { nextId: jsNext }), borrowPointer: js.pointer, borrowFrames: js.frames, scopes: w.js.heap.model.scopes() },
       readings: this.replay.worlds.length,
+      ...(t !== undefined && { t }),
     });
   }
 
