@@ -149,6 +149,11 @@ export class Collector {
     return { id, root: !root };
   }
 
+  /** Drops a finished session's bookkeeping (its findings stay). */
+  forget(session: number): void {
+    this.sessions.delete(session);
+  }
+
   /** Findings of a session by kind (every finding, kept or not). */
   countsFor(session: number): Record<string, number> {
     return Object.fromEntries(this.state(session).byKind);

@@ -44,6 +44,12 @@ export interface AnalyzeOptions {
   maxRootsPerKind?: number;
   /** Findings kept in all (the rest are counted per session and kind). Default 20000. */
   maxFindings?: number;
+  /**
+   * Sessions (ctx labels) replayed at once. When a log holds more, the one unseen for the
+   * longest is finished and its state released, so memory is bounded by the sessions alive
+   * together rather than by all the sessions of the log. Default 256.
+   */
+  maxActiveSessions?: number;
   /** Emit a leak-summary finding whenever objects are alive at the end (default: only when the sides disagree). */
   reportLeaks?: boolean;
   /** Called after every replay step with counters of the preferred reading. */
@@ -127,15 +133,37 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
     },
     hasCapture: () => false,
   };
+  const maxActive = Math.max(1, options.maxActiveSessions ?? 256);
+  let sessionCount = 0;
+  /** Summaries of sessions finished early, and the ctx labels they had. */
+  const retired: SessionSummary[] = [];
+  const retiredKeys = new Set<string>();
+  const retireOldest = (): void => {
+    const oldest = sessions.entries().next();
+    if (oldest.done) return;
+    const [key, s] = oldest.value;
+    sessions.delete(key);
+    s.note(`finished early: more than ${maxActive} sessions were active at once and this one had been idle the longest`);
+    s.finish();
+    retired.push(s.summary());
+    collector.forget(s.order);
+    retiredKeys.add(key);
+  };
   const sessionFor = (ctx: string | undefined): Session => {
     const key = ctx ?? '\u0000';
     let s = sessions.get(key);
-    if (!s) {
-      s = new Session(ctx, sessions.size, env);
+    if (s) {
+      // Most recently seen last: the first entry is the one to retire.
+      sessions.delete(key);
       sessions.set(key, s);
-      for (const m of pendingMeta.get(key) ?? []) s.meta(m);
-      pendingMeta.delete(key);
+      return s;
     }
+    s = new Session(ctx, sessionCount++, env);
+    if (retiredKeys.has(key)) s.note('this ctx was seen before and finished early (too many sessions at once); it starts over here without its earlier state');
+    sessions.set(key, s);
+    for (const m of pendingMeta.get(key) ?? []) s.meta(m);
+    pendingMeta.delete(key);
+    if (sessions.size > maxActive) retireOldest();
     return s;
   };
   for await (const rec of records(source)) {
@@ -153,10 +181,10 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
     }
     sessionFor(rec.ctx).push(rec);
   }
-  const list = [...sessions.values()];
+  const list = [...sessions.values()].sort((a, b) => a.order - b.order);
   for (const s of list) s.finish();
   const { findings, idMap } = collector.finalize((n) => n);
-  const summaries = list.map((s) => s.summary());
+  const summaries = [...retired, ...list.map((s) => s.summary())];
   let first: FirstDivergence | undefined;
   for (const c of captures) {
     const idx = idMap.get(c.findingId);

@@ -201,6 +201,11 @@ export class Session {
 
   // ---- input ----------------------------------------------------------------------------
 
+  /** A note of the analyzer's own about this session (shown with its summary). */
+  note(text: string): void {
+    this.notes.push(text);
+  }
+
   meta(m: MetaRecord): void {
     if (this.state === 'active') {
       if (m.rev !== undefined && m.rev !== this.revision && this.revisionSource !== 'option') {

@@ -71,3 +71,17 @@ describe('bounded findings', () => {
     expect(some.sessions[0]!.findingsByKind).toEqual(all.sessions[0]!.findingsByKind);
   });
 });
+
+describe('many sessions in one log', () => {
+  it('finishing idle sessions early changes no finding when sessions do not overlap', async () => {
+    const { runSimulation } = await import('../../src/sim/index.js');
+    const { records } = runSimulation({ scenario: 'stress', revision: 'legacy', mode: 'batch', seed: 3, size: 6000 });
+    const all = await analyze(records);
+    expect(all.sessions.length).toBeGreaterThan(20);
+    const few = await analyze(records, { maxActiveSessions: 4 });
+    const strip = (r: typeof all) => r.findings.map((f) => [f.kind, f.location.ctx, f.location.line, f.rustId, f.jsId, f.causedBy]);
+    expect(strip(few)).toEqual(strip(all));
+    expect(few.sessions.map((s) => s.ctx).sort()).toEqual(all.sessions.map((s) => s.ctx).sort());
+    expect(few.sessions.filter((s) => s.notes.some((n) => n.startsWith('finished early'))).length).toBeGreaterThan(0);
+  });
+});
