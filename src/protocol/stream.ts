@@ -35,6 +35,12 @@ export interface DecodeStreamOptions {
   readonly symbols?: SymbolTable;
 }
 
+/**
+ * Conversations decoded at once. Past this, the one seen least recently is released; if its
+ * ctx comes back it starts with an empty type cache (a log rarely interleaves this many).
+ */
+export const MAX_OPEN_CONVERSATIONS = 512;
+
 /** Meta records remembered per scope, to apply to conversations that start later. */
 const MAX_META_KEPT = 64;
 
@@ -105,7 +111,18 @@ export async function* decodeRecords(
     const same = byCtx.get(ctxKey(ctx));
     if (same) same.push(c);
     else byCtx.set(ctxKey(ctx), [c]);
+    if (conversations.size > MAX_OPEN_CONVERSATIONS) forgetOldest();
     return c;
+  };
+  /** Releases the conversation seen least recently (a long log of many sessions stays bounded). */
+  const forgetOldest = (): void => {
+    const oldest = conversations.values().next();
+    if (oldest.done) return;
+    const c = oldest.value;
+    conversations.delete(c.key);
+    const same = byCtx.get(ctxKey(c.ctx))?.filter((x) => x !== c);
+    if (same?.length) byCtx.set(ctxKey(c.ctx), same);
+    else byCtx.delete(ctxKey(c.ctx));
   };
 
   function* handle(record: TraceRecord, final: boolean): Generator<DecodeEvent, 'hold' | 'done'> {
@@ -146,7 +163,11 @@ export async function* decodeRecords(
     }
     const key = conversationKey(record.ctx, record.side);
     let c = conversations.get(key);
-    if (!c) {
+    if (c) {
+      // Most recently seen last, so the first entry is the one to release.
+      conversations.delete(key);
+      conversations.set(key, c);
+    } else {
       const rev = options.rev ?? declaredFor(record.side, record.ctx);
       if (rev) {
         c = makeConversation(record.side, record.ctx, rev, options.rev ? 'option' : 'meta');
