@@ -11,3 +11,4 @@ export * from './replay/index.js';
 export { renderAnalysisText, analysisToJson, summaryLine } from './report/analysis.js';
 export { githubAnnotations, stepSummaryMarkdown } from './report/github.js';
 export { junitXml } from './report/junit.js';
+export { diffTraces } from './diff/index.js';

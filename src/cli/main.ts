@@ -4,6 +4,7 @@ import { TraceInputError } from '../trace/source.js';
 import { TraceOutputError } from '../trace/writer.js';
 import { runConvert } from './convert.js';
 import { runDump } from './dump.js';
+import { runDiff } from './diff.js';
 import { runAnalyze } from './analyze.js';
 import { describeScenarios, runSimulate } from './simulate.js';
 import { runTimeline } from './timeline.js';
@@ -70,6 +71,24 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .action(async (traces: string[], opts) => {
       const color = colorOption();
       exitCode = await runDump(traces, { ...opts, ...(color !== undefined && { color }) }, io);
+    });
+
+  program
+    .command('diff')
+    .description('compare two traces call by call (message grouping and shifted IDs aside) and show where they part')
+    .argument('<a>', 'first trace (A); - for stdin')
+    .argument('<b>', 'second trace (B); - for stdin')
+    .option('--json', 'one JSON document (docs/diff.md)')
+    .option('--exact-ids', 'compare raw heap IDs, callback keys and R-Eval preludes instead of creation-order names')
+    .addOption(new Option('--side <side>', 'recording side compared in both traces (default: js if a trace has it, else rust)').argParser(parseChoice(['rust', 'js'] as const)))
+    .addOption(new Option('--context <n>', 'aligned calls shown before and after the first divergence').argParser(parseUint).default(3))
+    .addOption(new Option('--window <n>', 'calls each trace is searched ahead to resynchronise after a difference').argParser(parseUint).default(1000))
+    .addOption(new Option('--rev <revision>', `protocol revision of both traces, overriding their meta records (${REVISIONS.join(', ')})`).argParser(parseRevisionOption))
+    .option('--symbols <file>', 'JSON file naming fn ids: {"functions": {"12": "drop_heap_ref", ...}}')
+    .option('--no-findings', 'do not replay the traces to compare their findings')
+    .action(async (a: string, b: string, opts) => {
+      const color = colorOption();
+      exitCode = await runDiff(a, b, { ...opts, ...(color !== undefined && { color }) }, io);
     });
 
   program

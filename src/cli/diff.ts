@@ -1,0 +1,57 @@
+import { diffTraces } from '../diff/index.js';
+import type { Revision } from '../protocol/revisions.js';
+import type { Side } from '../trace/record.js';
+import { openTrace } from '../trace/source.js';
+import { diffToJson, renderDiffText } from '../report/diff.js';
+import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, LineBuffer, UsageError, colorFor, writeOut, type CliIO } from './io.js';
+import { loadSymbols } from './options.js';
+
+export interface DiffCliOptions {
+  json?: boolean;
+  exactIds?: boolean;
+  side?: Side;
+  context?: number;
+  window?: number;
+  rev?: Revision;
+  symbols?: string;
+  findings?: boolean;
+  color?: boolean;
+}
+
+/** `bridge-trace diff A B`: where two recorded conversations part. Exit 0 equivalent, 1 different, 2 error. */
+export async function runDiff(a: string, b: string, opts: DiffCliOptions, io: CliIO): Promise<number> {
+  if (a === '-' && b === '-') throw new UsageError('diff reads stdin (-) for at most one of A and B');
+  const symbols = await loadSymbols(opts.symbols);
+  const result = await diffTraces(
+    { name: a, records: openTrace(a, { stdin: io.stdin }) },
+    { name: b, records: openTrace(b, { stdin: io.stdin }) },
+    {
+      ...(opts.side && { side: opts.side }),
+      ...(opts.exactIds && { exactIds: true }),
+      ...(opts.window !== undefined && { window: opts.window }),
+      ...(opts.context !== undefined && { context: opts.context }),
+      ...(opts.rev && { rev: opts.rev }),
+      ...(symbols && { symbols }),
+      findings: opts.findings !== false,
+    },
+  );
+  const err = colorFor(io, 'stderr', opts.color);
+  const problems: string[] = [];
+  for (const [label, info] of [['A', result.a], ['B', result.b]] as const) {
+    if (info.records === 0) problems.push(`${label} ${info.input}: no @btrace records`);
+    else if (info.messages === 0) problems.push(`${label} ${info.input}: no message records${opts.side ? ` of the ${opts.side} side` : ''} to compare`);
+  }
+  if (problems.length > 0) {
+    for (const p of problems) io.stderr.write(`${err.red('error:')} ${p}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  if (opts.json) {
+    await writeOut(io.stdout, JSON.stringify(diffToJson(result), null, 2) + '\n');
+  } else {
+    const color = colorFor(io, 'stdout', opts.color);
+    const out = new LineBuffer(io.stdout);
+    for (const line of renderDiffText(result, color)) await out.push(line);
+    await out.flush();
+  }
+  return result.equivalent ? EXIT_OK : EXIT_FINDINGS;
+}
