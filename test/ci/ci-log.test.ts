@@ -4,21 +4,10 @@ import { runSimulation } from '../../src/sim/index.js';
 import { formatTraceLine } from '../../src/trace/lines.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/trace.js';
+import { rng } from '../helpers/rng.js';
 
 const dir = tempDir();
 
-/** xorshift32, so the noisy log is the same on every run. */
-function rng(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 
 /**
  * A CI job log: thousands of unrelated lines with timestamps and ANSI colours, and the

@@ -6,19 +6,8 @@ import { REVISIONS } from '../../src/protocol/revisions.js';
 import { openTrace } from '../../src/trace/source.js';
 import { DEEP_NESTING, EXAMPLE_A, EXAMPLE_B, EXAMPLE_C, RESPONDS, b64 } from '../fixtures/spec-examples.js';
 import { traceLines } from '../helpers/trace.js';
+import { rng } from '../helpers/rng.js';
 
-/** xorshift32: a seeded generator so a failure can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
 
 const corpus: Array<['r2j' | 'j2r', string]> = [
   ...(Object.entries(DEEP_NESTING.reservedCount).map(([k, v]) => [k.startsWith('M') || k.startsWith('RC') ? 'r2j' : 'j2r', v]) as Array<['r2j' | 'j2r', string]>),
