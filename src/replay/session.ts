@@ -569,50 +569,53 @@ export class Session {
     return { rec: { ...p, side: e.side, loc, ...(e.seq !== undefined && { seq: e.seq }) }, restored: true };
   }
 
-  private processRust(e: Entry): void {
+  /**
+   * What both sides do first with an entry: decode its record (or the other side's copy of a
+   * damaged one) with that side's decoder, and file it under its logical message.
+   */
+  private decodeEntry(e: Entry, side: Side): { lm: LMsg; d: DecodedMessage } | undefined {
     e.processed = true;
-    const decoder = this.decoders.rust!;
+    const decoder = this.decoders[side]!;
     const { rec, restored } = this.recordFor(e);
     if (e.bad) this.badRecord(e.bad, restored);
     if (!rec) {
       decoder.noteLostRecord();
-      return;
+      return undefined;
     }
     const d = decoder.decode(rec);
     const lm = this.lmFor(e);
-    lm.rust = d;
-    this.noteSerial('rust', lm, d);
+    lm[side] = d;
+    this.noteSerial(side, lm, d);
     if (!this.observed.has(lm.no)) this.observe(lm, d);
-    this.issues(lm, d, 'rust');
-    this.callbackLifetimes(lm, d, 'rust');
-    if (e.fuzzy === 'differ' && e.partner?.rec && e.rec) this.bytesDiffer(lm, e.rec, e.partner.rec);
+    this.issues(lm, d, side);
+    return { lm, d };
+  }
+
+  /** Marks an entry as replayed at the next position of the session. */
+  private advance(e: Entry, d: DecodedMessage): void {
     this.at++;
     e.d = d;
     e.at = this.at;
+  }
+
+  private processRust(e: Entry): void {
+    const decoded = this.decodeEntry(e, 'rust');
+    if (!decoded) return;
+    const { lm, d } = decoded;
+    this.callbackLifetimes(lm, d, 'rust');
+    if (e.fuzzy === 'differ' && e.partner?.rec && e.rec) this.bytesDiffer(lm, e.rec, e.partner.rec);
+    this.advance(e, d);
     this.replay.rustStep(lm, d);
     this.stepHook(lm, d, 'rust');
     this.remember(lm, d, 'rust');
   }
 
   private processJs(e: Entry): void {
-    e.processed = true;
-    const decoder = this.decoders.js!;
-    const { rec, restored } = this.recordFor(e);
-    if (e.bad) this.badRecord(e.bad, restored);
-    if (!rec) {
-      decoder.noteLostRecord();
-      return;
-    }
-    const d = decoder.decode(rec);
-    const lm = this.lmFor(e);
-    lm.js = d;
-    this.noteSerial('js', lm, d);
-    if (!this.observed.has(lm.no)) this.observe(lm, d);
-    this.issues(lm, d, 'js');
+    const decoded = this.decodeEntry(e, 'js');
+    if (!decoded) return;
+    const { lm, d } = decoded;
     if (e.partner?.processed && lm.rust) this.crossingCheck(e, lm);
-    this.at++;
-    e.d = d;
-    e.at = this.at;
+    this.advance(e, d);
     this.replay.jsStep(lm, d);
     this.stepHook(lm, d, 'js');
     this.exchangeEnds(lm, d, 'js');
