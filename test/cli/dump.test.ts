@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { tempDir, traceLines, writeTrace, type LineSpec } from '../helpers/trace.js';
-import { DEEP_NESTING, EXAMPLE_A, EXAMPLE_B, b64 } from '../fixtures/spec-examples.js';
+import { DEEP_NESTING, DEEP_NESTING_ORDER, EXAMPLE_A, EXAMPLE_B, b64 } from '../fixtures/spec-examples.js';
 
 const dir = tempDir();
-const order: Array<['r2j' | 'j2r', keyof typeof DEEP_NESTING.reservedCount]> = [
-  ['r2j', 'M1'], ['j2r', 'C1'], ['r2j', 'M2'], ['j2r', 'C2'], ['r2j', 'M3'], ['j2r', 'C3'], ['r2j', 'M4'],
-  ['j2r', 'R4'], ['r2j', 'RC3'], ['j2r', 'R3'], ['r2j', 'RC2'], ['j2r', 'R2'], ['r2j', 'RC1'], ['j2r', 'R1'],
-];
-const deepRecords: LineSpec[] = order.map(([d, n], i) => ({ dir: d, data: DEEP_NESTING.reservedCount[n], side: 'js', seq: i + 1, t: i * 10 }));
+const deepRecords: LineSpec[] = DEEP_NESTING_ORDER.map(([d, n], i) => ({ dir: d, data: DEEP_NESTING.reservedCount[n], side: 'js', seq: i + 1, t: i * 10 }));
 const deep = writeTrace(dir, 'deep.log', traceLines('rev=reserved-count side=js fn.drop_heap_ref=12 fn.cast=3', deepRecords, '[js] '));
 
 function withBytes(base64: string, mutate: (b: Uint8Array) => void): Uint8Array {

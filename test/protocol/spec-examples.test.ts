@@ -4,7 +4,7 @@ import type { DecodedMessage, REvalBody, JRespBody, JEvalBody, RRespBody } from 
 import { formatSignature } from '../../src/protocol/types.js';
 import type { Revision } from '../../src/protocol/revisions.js';
 import type { Direction } from '../../src/trace/record.js';
-import { DEEP_NESTING, EXAMPLE_A, EXAMPLE_B, EXAMPLE_C, RESPONDS, b64 } from '../fixtures/spec-examples.js';
+import { DEEP_NESTING, DEEP_NESTING_ORDER, EXAMPLE_A, EXAMPLE_C_SESSION, EXAMPLE_B, EXAMPLE_C, RESPONDS, b64 } from '../fixtures/spec-examples.js';
 
 function run(rev: Revision, messages: Array<[Direction, string]>): DecodedMessage[] {
   const d = new ConversationDecoder(rev);
@@ -91,16 +91,7 @@ describe('example B: a batch of three ops', () => {
 
 describe('example C: a callback with a borrowed and an owned argument', () => {
   it('learns the callback definition from the cast and decodes the J-Eval with it', () => {
-    const msgs = run('reserved-count', [
-      ['r2j', EXAMPLE_B.reservedCountREval],
-      ['j2r', EXAMPLE_B.boolFalseJResp],
-      ['r2j', EXAMPLE_C.castREval],
-      ['j2r', EXAMPLE_A.emptyJResp],
-      ['j2r', EXAMPLE_C.callbackJEval],
-      ['r2j', EXAMPLE_C.dropREval],
-      ['j2r', EXAMPLE_A.emptyJResp],
-      ['r2j', EXAMPLE_C.emptyRResp],
-    ]);
+    const msgs = run('reserved-count', EXAMPLE_C_SESSION.map(([d, x]) => [d, x]));
     for (const m of msgs) expect(m.issues).toEqual([]);
     const cast = rEval(msgs[2]!);
     expect(cast.ops[0]).toMatchObject({ fnId: 3, typeId: 2, marker: 'full' });
@@ -157,10 +148,7 @@ describe('respond messages at a glance', () => {
 });
 
 describe('deep nesting (examples §5)', () => {
-  const order: Array<[Direction, keyof typeof DEEP_NESTING.reservedCount]> = [
-    ['r2j', 'M1'], ['j2r', 'C1'], ['r2j', 'M2'], ['j2r', 'C2'], ['r2j', 'M3'], ['j2r', 'C3'], ['r2j', 'M4'],
-    ['j2r', 'R4'], ['r2j', 'RC3'], ['j2r', 'R3'], ['r2j', 'RC2'], ['j2r', 'R2'], ['r2j', 'RC1'], ['j2r', 'R1'],
-  ];
+  const order = DEEP_NESTING_ORDER;
 
   it('reserved-count: every message decodes exactly, at the right depth', () => {
     const msgs = run('reserved-count', order.map(([dir, n]) => [dir, DEEP_NESTING.reservedCount[n]]));

@@ -8,7 +8,7 @@ import type { BadRecord, MessageRecord, TraceRecord } from '../../src/trace/reco
 import type { Revision } from '../../src/protocol/revisions.js';
 import type { AnalyzeOptions } from '../../src/replay/index.js';
 import { fileURLToPath } from 'node:url';
-import { DEEP_NESTING, EXAMPLE_A, EXAMPLE_B, EXAMPLE_C } from '../fixtures/spec-examples.js';
+import { DEEP_NESTING, EXAMPLE_A, EXAMPLE_B, EXAMPLE_C_SESSION } from '../fixtures/spec-examples.js';
 import { Ops, T, V, jCallback, jResp, rEval, rResp, trace, type Msg } from './helpers.js';
 
 export const MAKE = 7;
@@ -118,16 +118,7 @@ export function exampleC(returnsDropped: boolean): Case {
 /** The spec's own example C bytes (callback returning `()`): clean. */
 export function exampleCFixture(): Case {
   return {
-    records: trace('reserved-count', [
-      ['r2j', EXAMPLE_B.reservedCountREval],
-      ['j2r', EXAMPLE_B.boolFalseJResp],
-      ['r2j', EXAMPLE_C.castREval],
-      ['j2r', EXAMPLE_A.emptyJResp],
-      ['j2r', EXAMPLE_C.callbackJEval],
-      ['r2j', EXAMPLE_C.dropREval],
-      ['j2r', EXAMPLE_A.emptyJResp],
-      ['r2j', EXAMPLE_C.emptyRResp],
-    ]),
+    records: trace('reserved-count', EXAMPLE_C_SESSION.map(([d, x]) => [d, x])),
   };
 }
 
