@@ -5,7 +5,10 @@
  * with every answer compared.
  */
 import type { AllocatorKind } from '../protocol/revisions.js';
-import { BoundedMap, JSIDX_OFFSET, JSIDX_RESERVED, type ValueInfo } from './ids.js';
+import { JSIDX_OFFSET, JSIDX_RESERVED, type ValueInfo } from './ids.js';
+
+/** Hole ranges kept for explaining an empty slot; older ones are forgotten. */
+const MAX_HOLE_RANGES = 4096;
 
 /** The JS value a slot holds: in the replay, the identity of the value and its provenance. */
 export interface JsVal {
@@ -68,7 +71,8 @@ export class ModelHeap {
   private deferred = new Map<number, Deferred>();
   private deferredStack: number[] = [];
   private deferredSerial = 0;
-  private holes = new BoundedMap<number, true>(65536);
+  /** Unfilled tails of popped count scopes, as [start, end) ranges: a count read off the wire can be huge. */
+  private holes: Array<readonly [number, number]> = [];
 
   constructor(readonly allocator: AllocatorKind) {}
 
@@ -85,7 +89,7 @@ export class ModelHeap {
     c.deferred = new Map([...this.deferred].map(([k, d]) => [k, { values: [...d.values], next: d.next, enqueued: d.enqueued }]));
     c.deferredStack = [...this.deferredStack];
     c.deferredSerial = this.deferredSerial;
-    c.holes = this.holes.clone();
+    c.holes = [...this.holes];
     return c;
   }
 
@@ -146,7 +150,10 @@ export class ModelHeap {
       return;
     }
     const s = this.countScopes.pop();
-    if (s) for (let i = s.next; i < s.count; i++) this.holes.set(s.start + i, true);
+    if (s && s.next < s.count) {
+      this.holes.push([s.start + s.next, s.start + s.count]);
+      if (this.holes.length > MAX_HOLE_RANGES) this.holes.shift();
+    }
   }
 
   get(id: number): JsVal | undefined {
@@ -283,7 +290,7 @@ export class ModelHeap {
     if (this.allocator === 'explicit') return 'never';
     if (id >= this.maxId) return 'above-counter';
     for (const s of this.countScopes) if (id >= s.start + s.next && id < s.start + s.count) return 'reserved-unfilled';
-    if (this.holes.has(id)) return 'hole';
+    if (this.holes.some(([start, end]) => id >= start && id < end)) return 'hole';
     return 'freed';
   }
 }
