@@ -136,33 +136,43 @@ export function provenanceOf(id: number, side: Side, info: ValueInfo, freedAt?: 
   return { id, side, createdBy: describe(info), createdAt: info.at, ...(freedAt && { freedAt }) };
 }
 
-/** A bounded map that forgets its oldest entries (insertion order). */
+/**
+ * A bounded map that forgets its oldest entries. It keeps two generations: entries go into the young one, and
+ * when that holds `limit` entries the old generation is dropped whole and the young one takes its place. So it
+ * always remembers at least the last `limit` entries set (at most twice that), and no operation walks the map:
+ * evicting the first key of one Map on every insert costs time proportional to the deleted entries V8 keeps
+ * until it rehashes.
+ */
 export class BoundedMap<K, V> {
-  private readonly map = new Map<K, V>();
+  private young = new Map<K, V>();
+  private old = new Map<K, V>();
   constructor(private readonly limit: number) {}
   get(k: K): V | undefined {
-    return this.map.get(k);
+    const v = this.young.get(k);
+    return v !== undefined || this.young.has(k) ? v : this.old.get(k);
   }
   has(k: K): boolean {
-    return this.map.has(k);
+    return this.young.has(k) || this.old.has(k);
   }
   set(k: K, v: V): void {
-    this.map.delete(k);
-    this.map.set(k, v);
-    if (this.map.size > this.limit) {
-      const first = this.map.keys().next();
-      if (!first.done) this.map.delete(first.value);
+    this.old.delete(k);
+    this.young.set(k, v);
+    if (this.young.size >= this.limit) {
+      this.old = this.young;
+      this.young = new Map();
     }
   }
   delete(k: K): void {
-    this.map.delete(k);
+    this.young.delete(k);
+    this.old.delete(k);
   }
   get size(): number {
-    return this.map.size;
+    return this.young.size + this.old.size;
   }
   clone(): BoundedMap<K, V> {
     const c = new BoundedMap<K, V>(this.limit);
-    for (const [k, v] of this.map) c.map.set(k, v);
+    c.young = new Map(this.young);
+    c.old = new Map(this.old);
     return c;
   }
 }

@@ -13,7 +13,7 @@ import { forEachCallback, forEachRef, type Value } from '../protocol/values.js';
 import type { BadRecord, Direction, MessageRecord, MetaRecord, Side } from '../trace/record.js';
 import { Collector } from './collector.js';
 import { isCastLike, locationOf, recordOf, type Draft, type LMsg, type ModelContext } from './context.js';
-import type { IdEvent } from './ids.js';
+import { BoundedMap, type IdEvent } from './ids.js';
 import type { Finding, FindingKind, FindingLocation, Severity } from './findings.js';
 import { JsHeap, ModelHeap, type RealHeap } from './js-heap.js';
 import type { JsSnapshot } from './js-model.js';
@@ -176,20 +176,20 @@ export class Session {
   private usesRealHeap = false;
   private recent: MessageSummary[] = [];
   private capture?: DivergenceCapture;
-  private serialToNo = { rust: new Map<number, number>(), js: new Map<number, number>() };
-  private observed = new Set<number>();
+  private serialToNo = { rust: new BoundedMap<number, number>(65536), js: new BoundedMap<number, number>(65536) };
+  private observed = new BoundedMap<number, true>(4096);
   // two-sided alignment
   private queues: { rust: Entry[]; js: Entry[] } = { rust: [], js: [] };
   private late: { rust: Entry[]; js: Entry[] } = { rust: [], js: [] };
   private counts = { rust: 0, js: 0 };
   private lastOffset = 0;
   private jsSeen: Array<{ rustPos: number } & CrossingFacts> = [];
-  private crossed = new Map<number, number>();
+  private crossed = new BoundedMap<number, number>(4096);
   private benignCrossings = 0;
   private ignoredSide = false;
   private firstDisagreement?: number;
   /** Callback keys JS dropped (native-ref drop), with where: calling one again is unknown-callback. */
-  private droppedCallbacks = new Map<number, { no: number; why: string }>();
+  private droppedCallbacks = new BoundedMap<number, { no: number; why: string }>(65536);
   /** Two-sided: J-Evals JS left without an R-Resp, until Rust's record says whether it sent one. */
   private jsEndedWithoutRResp = new Map<number, { x: Exchange; at: number }>();
 
@@ -670,7 +670,6 @@ export class Session {
       const root = linked ?? added.id;
       for (const x of serials) {
         this.crossed.set(x, root);
-        if (this.crossed.size > 4096) this.crossed.delete(this.crossed.keys().next().value!);
       }
       this.maybeCapture(added, 'crossed-in-flight', 'error');
     }
@@ -816,7 +815,6 @@ export class Session {
     const call = b.call;
     if (call.kind === 'drop-native') {
       this.droppedCallbacks.set(call.key, { no: lm.no, why: `JS dropped it in msg ${lm.no} (native-ref drop)` });
-      if (this.droppedCallbacks.size > 65536) this.droppedCallbacks.delete(this.droppedCallbacks.keys().next().value!);
     } else if (call.kind === 'callback') {
       const gone = this.droppedCallbacks.get(call.key);
       if (gone === undefined) return;
@@ -1015,8 +1013,7 @@ export class Session {
   }
 
   private observe(lm: LMsg, d: DecodedMessage): void {
-    this.observed.add(lm.no);
-    if (this.observed.size > 4096) this.observed.delete(this.observed.values().next().value!);
+    this.observed.set(lm.no, true);
     if (d.body?.kind === 'r-eval') {
       for (const op of d.body.ops) this.helpers.observe(op);
       this.ops += d.body.ops.length;
@@ -1029,7 +1026,6 @@ export class Session {
     const map = this.serialToNo[side];
     if (d.kind === 'r-eval' || d.kind === 'j-eval') {
       map.set(d.exchange.serial, lm.no);
-      if (map.size > 65536) map.delete(map.keys().next().value!);
     }
   }
 
