@@ -73,11 +73,18 @@ export type AnalyzeSource = AsyncIterable<TraceRecord> | Iterable<TraceRecord> |
 export interface FirstDivergence {
   /** Index in `findings` of the root cause. */
   finding: number;
-  /** The messages around it, summarised (up to 4 before, 3 after). */
+  /** The root's own message number (as in its location). */
+  message: number;
+  /** The messages around it, in message order (up to 3 before and 3 after). */
   window: MessageSummary[];
-  /** Both models just after the divergence was detected (preferred reading). */
+  /** Each model just after it replayed its copy of that message (preferred reading). */
   rustState: RustSnapshot;
   jsState: JsSnapshot;
+  /**
+   * The message each state is taken after: `message`, unless that side never replayed it, or
+   * replayed it too long before the root was reported to keep its state; then the last message.
+   */
+  stateAfter: { rust: number; js: number };
 }
 
 export interface AnalysisSummary {
@@ -189,7 +196,8 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
   for (const c of captures) {
     const idx = idMap.get(c.findingId);
     if (idx === undefined) continue;
-    if (!first || idx < first.finding) first = { finding: idx, window: c.window, rustState: c.rustState, jsState: c.jsState };
+    if (!c.rust || !c.js) continue;
+    if (!first || idx < first.finding) first = { finding: idx, message: c.message, window: c.window, rustState: c.rust.state, jsState: c.js.state, stateAfter: { rust: c.rust.message, js: c.js.message } };
   }
   const bySeverity: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
   const byKind: Record<string, number> = {};
