@@ -113,13 +113,14 @@ export function renderAnalysisText(result: AnalysisResult, inputs: readonly stri
   const first = result.firstDivergence;
   if (first) {
     const f = result.findings[first.finding];
-    out.push('', color.bold(`first divergence${f ? `: ${f.kind} at message ${f.location.message !== undefined ? f.location.message + 1 : '?'}` : ''}`));
+    out.push('', color.bold(`first divergence${f ? `: ${f.kind} at message ${first.message}` : ''}`));
     for (const m of first.window) {
-      const here = f && m.location.line === f.location.line && m.location.offset === f.location.offset && m.location.input === f.location.input;
+      const here = m.message === first.message;
       out.push(`  ${here ? color.bold('▶') : ' '} ${`msg ${m.message}`.padEnd(8)} ${'  '.repeat(Math.min(m.depth, 12))}${m.text} ${color.dim(formatFindingLocation(m.location))}`);
     }
-    out.push(`  Rust model: ${rustState(first.rustState)}`);
-    out.push(`  JS model:   ${jsState(first.jsState)}`);
+    const after = (n: number): string => (n === first.message ? '' : ` (after msg ${n}: msg ${first.message} is not replayed on this side)`);
+    out.push(`  Rust model after msg ${first.message}: ${rustState(first.rustState)}${after(first.stateAfter.rust)}`);
+    out.push(`  JS model after msg ${first.message}:   ${jsState(first.jsState)}${after(first.stateAfter.js)}`);
   }
   const leaks = result.sessions.filter((s) => s.leaks.rust.length || s.leaks.js.length);
   if (leaks.length) {
