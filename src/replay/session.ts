@@ -56,7 +56,8 @@ export interface LeakGroup {
 export interface SessionSummary {
   ctx: string | undefined;
   revision: Revision;
-  revisionSource: RevisionSource;
+  /** `default`: no meta record, no --rev, and nothing in the bytes to guess from. */
+  revisionSource: RevisionSource | 'default';
   helperSource: SessionHelperSource;
   allocator: 'model' | 'js-heap file';
   /** Which sides recorded this session. */
@@ -176,7 +177,7 @@ export class Session {
   private readonly sides = new Set<Side | 'unknown'>();
   private mode: 'one' | 'two' = 'one';
   private revision!: Revision;
-  private revisionSource!: RevisionSource;
+  private revisionSource!: RevisionSource | 'default';
   private helpers!: HelperTable;
   private mctx!: ModelContext;
   private replay!: Replay;
@@ -287,7 +288,7 @@ export class Session {
       const sample = this.held.filter((r): r is MessageRecord => r.kind === 'message');
       const guess = this.env.detectRevision(sample);
       this.revision = guess?.rev ?? this.env.defaultRevision ?? 'reserved-count';
-      this.revisionSource = 'guess';
+      this.revisionSource = guess ? 'guess' : 'default';
       this.notes.push(guess ? `revision guessed as ${this.revision} from the first messages (no meta record, no --rev)` : `revision unknown (no meta record, nothing to guess from); assumed ${this.revision}`);
     }
     this.helpers = new HelperTable(this.env.symbols);
