@@ -1,4 +1,4 @@
-import { appendFile, writeFile } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { analyze, SEVERITY_RANK, type AnalysisResult, type Severity } from '../replay/index.js';
 import type { Revision } from '../protocol/revisions.js';
 import { openTrace } from '../trace/source.js';
@@ -6,8 +6,8 @@ import { analysisToJson, renderAnalysisText } from '../report/analysis.js';
 import { githubAnnotations, stepSummaryMarkdown, type SessionFindings } from '../report/github.js';
 import { junitXml } from '../report/junit.js';
 import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, LineBuffer, Progress, colorFor, writeOut, type CliIO } from './io.js';
-import { loadSymbols } from './options.js';
-import { readInputs, type InputProblem } from './inputs.js';
+import { checkReadable, checkWritableDir, loadSymbols, writeOptionFile } from './options.js';
+import { checkDistinctInputs, readInputs, type InputProblem } from './inputs.js';
 
 export interface AnalyzeCliOptions {
   json?: boolean;
@@ -42,11 +42,14 @@ export function sessionsOf(result: AnalysisResult, inputs: readonly string[]): S
 /** `bridge-trace analyze`: replay both allocators and report every desync with its cause. */
 export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: CliIO): Promise<number> {
   const symbols = await loadSymbols(opts.symbols);
+  if (opts.jsHeap) await checkReadable('--js-heap', opts.jsHeap);
+  if (opts.junit) await checkWritableDir('--junit', opts.junit);
   const format = opts.json ? 'json' : (opts.format ?? 'text');
   const color = colorFor(io, 'stdout', format === 'text' ? opts.color : false);
   const err = colorFor(io, 'stderr', opts.color);
   const problems: InputProblem[] = [];
   const sources: Array<{ records: AsyncIterable<import('../trace/record.js').TraceRecord> }> = [];
+  await checkDistinctInputs(inputs);
   for await (const { records } of readInputs(inputs, io, problems)) sources.push({ records });
   const progress = new Progress(io, format !== 'json');
   let steps = 0;
@@ -82,7 +85,7 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
     const summaryFile = io.env.GITHUB_STEP_SUMMARY;
     if (format === 'github' && summaryFile) await appendFile(summaryFile, stepSummaryMarkdown(sessions));
   }
-  if (opts.junit) await writeFile(opts.junit, junitXml(sessions));
+  if (opts.junit) await writeOptionFile('--junit', opts.junit, junitXml(sessions));
   // Only a record that could not be read at all makes the input "bad"; findings decide exit 1.
   if (result.summary.messages === 0 && result.summary.records > 0 && result.findings.every((f) => f.kind === 'bad-record')) return EXIT_BAD_INPUT;
   const threshold = SEVERITY_RANK[opts.failOn ?? 'error'];

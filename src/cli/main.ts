@@ -9,7 +9,8 @@ import { runAnalyze } from './analyze.js';
 import { describeScenarios, runSimulate } from './simulate.js';
 import { runTimeline } from './timeline.js';
 import { runRecorder } from './recorder.js';
-import { EXIT_BAD_INPUT, UsageError, colorFor, processIO, type CliIO } from './io.js';
+import { EXIT_BAD_INPUT, UsageError, colorFor, isBrokenPipe, processIO, type CliIO } from './io.js';
+import { JsHeapLoadError } from '../replay/index.js';
 import { parseChoice, parseRevisionOption, parseSeqRange, parseUint } from './options.js';
 import { VERSION } from './version.js';
 
@@ -48,7 +49,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('--symbols <file>', 'JSON file naming fn ids: {"functions": {"12": "drop_heap_ref", ...}}')
     .option('--js-heap <file>', "drive your bridge's own JS heap (heap.ts or built .js) instead of the built-in JS model")
     .option('--strict', 'do not narrow op windows with the callback-holder heuristic')
-    .option('--junit <file>', 'also write JUnit XML: one test case per session, one failure per error')
+    .option('--junit <file>', 'also write JUnit XML: one test case per session, failed by one failure listing its errors')
     .option('--allow-empty', 'a log without any @btrace record is not an error')
     .option('--quiet', 'only the summary line and the root causes')
     .action(async (traces: string[], opts) => {
@@ -155,21 +156,29 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       exitCode = await runTimeline(traces, { ...opts, ...(color !== undefined && { color }) }, io);
     });
 
+  // A reader that closes the pipe early makes stdout emit EPIPE: end quietly, never a crash.
+  const onStdoutError = (e: Error): void => {
+    if (!isBrokenPipe(e)) throw e;
+  };
+  io.stdout.on('error', onStdoutError);
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
     debug = program.opts<{ debug?: boolean }>().debug === true;
   } catch (e) {
+    if (isBrokenPipe(e)) return exitCode;
     if (e instanceof CommanderError) {
       // Help and version are exit 0; every usage error is exit 2 (the message is already printed).
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : EXIT_BAD_INPUT;
     }
     const err = colorFor(io, 'stderr');
-    if (e instanceof UsageError || e instanceof TraceInputError || e instanceof TraceOutputError) {
+    if (e instanceof UsageError || e instanceof TraceInputError || e instanceof TraceOutputError || e instanceof JsHeapLoadError) {
       io.stderr.write(`${err.red('error:')} ${e.message}\n`);
       return EXIT_BAD_INPUT;
     }
     io.stderr.write(`${err.red('internal error:')} ${(e as Error)?.message ?? String(e)}${debug ? `\n${(e as Error)?.stack ?? ''}` : ' (run with --debug for a stack trace)'}\n`);
     return EXIT_BAD_INPUT;
+  } finally {
+    io.stdout.off('error', onStdoutError);
   }
   return exitCode;
 }

@@ -1,4 +1,6 @@
+import { access, constants, stat, writeFile } from 'node:fs/promises';
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { isRevision, REVISIONS, type Revision } from '../protocol/revisions.js';
 import { parseSymbolTable, type SymbolTable } from '../protocol/helpers.js';
@@ -43,11 +45,54 @@ export async function loadSymbols(path: string | undefined): Promise<SymbolTable
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new UsageError(`--symbols ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new UsageError(`--symbols ${path}: ${reason(e)}`);
   }
   try {
     return parseSymbolTable(text);
   } catch (e) {
     throw new UsageError(`--symbols ${path}: ${(e as Error).message}`);
+  }
+}
+
+function reason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'is a directory';
+  return (e as Error)?.message ?? String(e);
+}
+
+/** An input file an option names (`--js-heap FILE`): checked before the trace is read. */
+export async function checkReadable(option: string, path: string): Promise<void> {
+  try {
+    await access(path, constants.R_OK);
+  } catch (e) {
+    throw new UsageError(`${option} ${path}: ${reason(e)}`);
+  }
+}
+
+/**
+ * An output file an option names (`--junit FILE`): its directory must exist, checked before
+ * the trace is read so that a typo does not cost a whole replay.
+ */
+export async function checkWritableDir(option: string, path: string): Promise<void> {
+  if (path === '-') return;
+  const dir = dirname(path);
+  let isDir = false;
+  try {
+    isDir = (await stat(dir)).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new UsageError(`${option} ${path}: no such directory ${dir}`);
+}
+
+/** Writes a file an option names; a failure is one line naming the option and the file. */
+export async function writeOptionFile(option: string, path: string, data: string): Promise<void> {
+  try {
+    await writeFile(path, data);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    throw new UsageError(`${option} ${path}: ${code === 'ENOENT' ? 'no such directory' : reason(e)}`);
   }
 }

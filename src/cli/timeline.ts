@@ -4,7 +4,7 @@ import type { TraceRecord } from '../trace/record.js';
 import { collectTimeline, renderChartSvg, renderCsv, renderHtml } from '../report/timeline/index.js';
 import { TraceOutputError } from '../trace/writer.js';
 import { EXIT_BAD_INPUT, EXIT_OK, Progress, UsageError, colorFor, writeOut, type CliIO } from './io.js';
-import { readInputs, type InputProblem } from './inputs.js';
+import { checkDistinctInputs, readInputs, type InputProblem } from './inputs.js';
 import { loadSymbols } from './options.js';
 import { VERSION } from './version.js';
 
@@ -34,6 +34,7 @@ export async function runTimeline(inputs: string[], opts: TimelineCliOptions, io
   const err = colorFor(io, 'stderr', opts.color);
   const problems: InputProblem[] = [];
   const sources: Array<{ records: AsyncIterable<TraceRecord> }> = [];
+  await checkDistinctInputs(inputs);
   for await (const { records } of readInputs(inputs, io, problems)) sources.push({ records });
   const progress = new Progress(io, true);
   const data = await collectTimeline(

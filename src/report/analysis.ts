@@ -19,10 +19,17 @@ function paint(color: ChalkInstance, s: Severity): ChalkInstance {
   return s === 'error' ? color.red : s === 'warning' ? color.yellow : color.blue;
 }
 
+const REVISION_SOURCE: Record<SessionSummary['revisionSource'], string> = {
+  option: 'from --rev',
+  meta: 'from the meta record',
+  guess: 'guessed from the bytes',
+  default: 'assumed: nothing to guess from',
+};
+
 function sessionLine(s: SessionSummary): string {
   const label = s.ctx !== undefined ? `session ctx=${s.ctx}` : 'session';
   const sides = s.sides.join('+');
-  return `${label}: ${s.revision} (${s.revisionSource === 'guess' ? 'guessed from the bytes' : `from ${s.revisionSource === 'meta' ? 'the meta record' : '--rev'}`}), recorded by ${sides}, helpers ${s.helperSource === 'heuristic' ? 'found by the signature heuristic' : `named by ${s.helperSource}`}, JS allocator: ${s.allocator === 'model' ? 'built-in model' : 'the --js-heap file'}`;
+  return `${label}: ${s.revision} (${REVISION_SOURCE[s.revisionSource]}), recorded by ${sides}, helpers ${s.helperSource === 'heuristic' ? 'found by the signature heuristic' : s.helperSource === 'none' ? 'not named (no fn.* meta, no --symbols)' : `named by ${s.helperSource}`}, JS allocator: ${s.allocator === 'model' ? 'built-in model' : 'the --js-heap file'}`;
 }
 
 function countsLine(s: SessionSummary): string {

@@ -48,6 +48,14 @@ function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
+/** Cuts text to at most `max` characters at a word boundary, with an ellipsis when cut. */
+export function clip(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const cut = s.slice(0, max - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > max / 2 ? cut.slice(0, space) : cut).replace(/[\s,;:]+$/, '')}…`;
+}
+
 /** A Markdown summary table for `$GITHUB_STEP_SUMMARY`, cut to a bounded size. */
 export function stepSummaryMarkdown(sessions: readonly SessionFindings[], limit = MAX_STEP_SUMMARY_BYTES): string {
   const head = ['## bridge-trace', '', '| session | errors | warnings | info | first finding |', '|---|---:|---:|---:|---|'];
@@ -55,7 +63,7 @@ export function stepSummaryMarkdown(sessions: readonly SessionFindings[], limit 
   for (const s of sessions) {
     const count = (sev: Severity): number => s.findings.filter((f) => f.severity === sev).length;
     const first = s.findings.find((f) => f.severity === 'error') ?? s.findings[0];
-    rows.push(`| ${cell(s.label)} | ${count('error')} | ${count('warning')} | ${count('info')} | ${first ? cell(`\`${first.kind}\`: ${first.message}`.slice(0, 300)) : 'clean'} |`);
+    rows.push(`| ${cell(s.label)} | ${count('error')} | ${count('warning')} | ${count('info')} | ${first ? cell(clip(`\`${first.kind}\`: ${first.message}`, 300)) : 'clean'} |`);
   }
   let out = head.join('\n') + '\n';
   let shown = 0;

@@ -79,14 +79,16 @@ describe('CI log checks', () => {
     expect(md).toContain('| test_batch_ok | 0 | 0 | 0 | clean |');
   });
 
-  it('--junit writes one test case per session and a failure per error', async () => {
+  it('--junit writes one test case per session, failed by one failure that lists its errors', async () => {
     const junit = `${dir}/junit.xml`;
     const r = await runCli(['analyze', '--quiet', '--junit', junit, log]);
     expect(r.code).toBe(1);
     const xml = readFileSync(junit, 'utf8');
     expect(xml).toContain('<testsuite name="bridge-trace" tests="2" failures="1"');
     expect(xml).toContain('name="test_borrowed_ref_deep_nesting"');
-    expect(xml.match(/<failure /g)).toHaveLength(6);
+    expect(xml.match(/<failure /g)).toHaveLength(1);
+    expect(xml).toContain('message="6 errors; first placeholder-id-mismatch');
+    expect(xml.match(/error\[/g)).toHaveLength(6);
     expect(xml).toMatch(/<testcase classname="bridge-trace\.[^"]*job\.log" name="test_batch_ok">\s*<\/testcase>/);
   });
 

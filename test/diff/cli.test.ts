@@ -36,7 +36,7 @@ describe('bridge-trace diff', () => {
     expect(out).toContain('\n-       callback cb k2(&126) -> JsValue …\n');
     expect(out).toContain('summary: different');
     expect(out).toMatch(/calls: A 19, B 10: \d+ same, \d+ changed, 9 only in A, 0 only in B/);
-    expect(out).toContain('changed ID assignments');
+    expect(out).toContain('by heap ID (ID assignments)');
     expect(out).toContain('findings present in one run and not the other');
     expect(out).toContain('+ placeholder-id-mismatch at fn 22: A 0, B 1');
     expect(out).toContain('releases only in one run');
