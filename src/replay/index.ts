@@ -150,7 +150,9 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
     if (oldest.done) return;
     const [key, s] = oldest.value;
     sessions.delete(key);
-    s.note(`finished early: more than ${maxActive} sessions were active at once and this one had been idle the longest`);
+    // Not a problem in itself (sessions that run one after another all end this way); it
+    // matters only if the ctx shows up again, which the next session then says.
+    s.note(`ended when idle: ${maxActive} newer sessions had started since its last record (sessions are ended when idle, to bound memory)`);
     s.finish();
     retired.push(s.summary());
     collector.forget(s.order);
@@ -166,7 +168,7 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
       return s;
     }
     s = new Session(ctx, sessionCount++, env);
-    if (retiredKeys.has(key)) s.note('this ctx was seen before and finished early (too many sessions at once); it starts over here without its earlier state');
+    if (retiredKeys.has(key)) s.note(`this ctx was seen before, and ended when idle after ${maxActive} newer sessions had started; it starts over here without its earlier state`);
     sessions.set(key, s);
     for (const m of pendingMeta.get(key) ?? []) s.meta(m);
     pendingMeta.delete(key);
