@@ -45,6 +45,8 @@ export interface ReplayStep {
   readonly readings: number;
   /** The record's `t=` (microseconds), when it has one. */
   readonly t?: number;
+  /** The record replayed (the side's own copy), so that a caller can number records by message. */
+  readonly record?: MessageRecord;
 }
 
 export interface LeakGroup {
@@ -1149,7 +1151,8 @@ export class Session {
     const js = w.js.borrowState();
     const rust = w.rust.borrowState();
     const jsNext = w.js.counter();
-    const t = recordOf(lm, side)?.t;
+    const record = recordOf(lm, side);
+    const t = record?.t;
     hook({
       ctx: this.ctx,
       message: lm.no,
@@ -1160,6 +1163,7 @@ export class Session {
       js: { live: w.js.liveCount(), ...(jsNext !== undefined && { nextId: jsNext }), borrowPointer: js.pointer, borrowFrames: js.frames, scopes: w.js.heap.model.scopes() },
       readings: this.replay.worlds.length,
       ...(t !== undefined && { t }),
+      ...(record && { record }),
     });
   }
 
