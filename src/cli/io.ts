@@ -17,6 +17,8 @@ export interface CliIO {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdoutIsTTY: boolean;
   readonly stderrIsTTY: boolean;
+  /** Terminal width of stdout (long report lines are wrapped to it on a terminal). */
+  readonly stdoutColumns?: number;
 }
 
 export function processIO(): CliIO {
@@ -27,6 +29,7 @@ export function processIO(): CliIO {
     env: process.env,
     stdoutIsTTY: process.stdout.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
+    ...(process.stdout.isTTY && process.stdout.columns ? { stdoutColumns: process.stdout.columns } : {}),
   };
 }
 

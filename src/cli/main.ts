@@ -11,7 +11,7 @@ import { runTimeline } from './timeline.js';
 import { runRecorder } from './recorder.js';
 import { EXIT_BAD_INPUT, UsageError, colorFor, isBrokenPipe, processIO, type CliIO } from './io.js';
 import { JsHeapLoadError } from '../replay/index.js';
-import { parseChoice, parseRevisionOption, parseSeqRange, parseUint } from './options.js';
+import { parseChoice, parsePositive, parseRevisionOption, parseSeqRange, parseUint } from './options.js';
 import { VERSION } from './version.js';
 
 /**
@@ -51,7 +51,12 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('--strict', 'do not narrow op windows with the callback-holder heuristic')
     .option('--junit <file>', 'also write JUnit XML: one test case per session, failed by one failure listing its errors')
     .option('--allow-empty', 'a log without any @btrace record is not an error')
-    .option('--quiet', 'only the summary line and the root causes')
+    .option('--quiet', 'only the summary line and one line per kind of root cause')
+    .addOption(new Option('--max-findings <n>', 'root causes printed in the text report; the rest are counted').argParser(parsePositive).default(50))
+    .option('--kind <kind>', 'only findings of this kind (docs/findings.md)')
+    .option('--ctx <label>', 'only findings of the session with this ctx label')
+    .addOption(new Option('--session <n>', 'only findings of the n-th session (as the report numbers them)').argParser(parsePositive))
+    .option('--explain <id>', 'one finding in full, by the ID the report gives it: provenance, consequences, and the records around it decoded')
     .action(async (traces: string[], opts) => {
       const color = colorOption();
       exitCode = await runAnalyze(traces, { ...opts, ...(color !== undefined && { color }) }, io);
@@ -69,6 +74,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('--ctx <label>', 'only records of this session label')
     .addOption(new Option('--fn <id>', 'only R-Evals with an op calling this fn id').argParser(parseUint))
     .addOption(new Option('--seq <range>', 'only records with seq in N, A..B, A.. or ..B').argParser(parseSeqRange))
+    .addOption(new Option('--msg <range>', 'only messages numbered N, A..B, A.. or ..B as analyze numbers them ("msg 7"), each shown with its number').argParser(parseSeqRange))
     .action(async (traces: string[], opts) => {
       const color = colorOption();
       exitCode = await runDump(traces, { ...opts, ...(color !== undefined && { color }) }, io);

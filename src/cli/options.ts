@@ -1,6 +1,7 @@
 import { access, constants, stat, writeFile } from 'node:fs/promises';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, extname } from 'node:path';
+import type { AnalysisResult } from '../replay/index.js';
 import { InvalidArgumentError } from 'commander';
 import { isRevision, REVISIONS, type Revision } from '../protocol/revisions.js';
 import { parseSymbolTable, type SymbolTable } from '../protocol/helpers.js';
@@ -22,6 +23,12 @@ export function parseChoice<T extends string>(choices: readonly T[]) {
 export function parseUint(value: string): number {
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('expected a non-negative integer');
   return Number(value);
+}
+
+export function parsePositive(value: string): number {
+  const n = parseUint(value);
+  if (n === 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
 }
 
 /** `A..B`, `A..`, `..B` or `N`: an inclusive seq range. */
@@ -95,4 +102,21 @@ export async function writeOptionFile(option: string, path: string, data: string
     const code = (e as NodeJS.ErrnoException | undefined)?.code;
     throw new UsageError(`${option} ${path}: ${code === 'ENOENT' ? 'no such directory' : reason(e)}`);
   }
+}
+
+/** The format an output's extension names (`.csv`, `.json`, …; `.gz` looked through), if any. */
+export function formatFromExtension<T extends string>(path: string | undefined, byExt: Readonly<Record<string, T>>): T | undefined {
+  if (path === undefined || path === '-') return undefined;
+  const base = path.toLowerCase().endsWith('.gz') ? path.slice(0, -3) : path;
+  return byExt[extname(base).toLowerCase()];
+}
+
+/**
+ * Exit 2 for a trace that had records, none of them readable (analyze, timeline and diff
+ * agree on it): the one-line error to print, or undefined when something was read.
+ */
+export function nothingReadable(result: AnalysisResult, inputs: readonly string[]): string | undefined {
+  const s = result.summary;
+  if (s.messages > 0 || s.records === 0 || !result.findings.every((f) => f.kind === 'bad-record')) return undefined;
+  return `nothing readable in ${inputs.join(', ')}: ${s.records} record${s.records === 1 ? '' : 's'}, none of them could be read (see dump for each)`;
 }

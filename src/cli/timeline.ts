@@ -3,6 +3,8 @@ import type { Revision } from '../protocol/revisions.js';
 import type { TraceRecord } from '../trace/record.js';
 import { collectTimeline, renderChartSvg, renderCsv, renderHtml } from '../report/timeline/index.js';
 import { TraceOutputError } from '../trace/writer.js';
+import { InputPosition, progressText } from './progress.js';
+import { formatFromExtension, nothingReadable } from './options.js';
 import { EXIT_BAD_INPUT, EXIT_OK, Progress, UsageError, colorFor, writeOut, type CliIO } from './io.js';
 import { checkDistinctInputs, readInputs, type InputProblem } from './inputs.js';
 import { loadSymbols } from './options.js';
@@ -25,7 +27,8 @@ export interface TimelineCliOptions {
  * or the series as CSV). Exit 0 when the report is written, whatever it shows.
  */
 export async function runTimeline(inputs: string[], opts: TimelineCliOptions, io: CliIO): Promise<number> {
-  const format = opts.format ?? 'html';
+  // The format follows the output's extension unless --format says otherwise.
+  const format = opts.format ?? formatFromExtension(opts.output, { '.csv': 'csv', '.svg': 'svg', '.html': 'html', '.htm': 'html' }) ?? 'html';
   const buckets = opts.buckets ?? 600;
   if (buckets < 2 || buckets % 2 !== 0) throw new UsageError('--buckets must be an even number of at least 2');
   const lanes = opts.lanes ?? 40;
@@ -37,17 +40,25 @@ export async function runTimeline(inputs: string[], opts: TimelineCliOptions, io
   await checkDistinctInputs(inputs);
   for await (const { records } of readInputs(inputs, io, problems)) sources.push({ records });
   const progress = new Progress(io, true);
+  const position = new InputPosition(inputs);
   const data = await collectTimeline(
     sources.length === 1 ? sources[0]!.records : { inputs: sources },
     inputs,
     { ...(opts.rev && { rev: opts.rev }), ...(symbols && { symbols }), ...(opts.strict && { strict: true }) },
-    { buckets, lanes, onProgress: (n) => progress.update(() => `replaying… ${n.toLocaleString('en-US')} steps`) },
+    // Two steps per message (one per side's model).
+    { buckets, lanes, onProgress: (n) => progress.update(() => progressText('replaying', Math.floor(n / 2), position)) },
   );
   progress.done();
   for (const p of problems) io.stderr.write(`${err.red('error:')} ${p.message}\n`);
   if (problems.length) return EXIT_BAD_INPUT;
   if (data.result.summary.records === 0) {
     io.stderr.write(`${err.red('error:')} no @btrace records found in ${inputs.join(', ')}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  // As analyze: a trace whose every record is unreadable is bad input, not an empty chart.
+  const unreadable = nothingReadable(data.result, inputs);
+  if (unreadable) {
+    io.stderr.write(`${err.red('error:')} ${unreadable}\n`);
     return EXIT_BAD_INPUT;
   }
   const text = format === 'csv' ? renderCsv(data.series) : format === 'svg' ? `${renderChartSvg(data, { standalone: true })}\n` : renderHtml(data, { version: VERSION });

@@ -72,7 +72,7 @@ describe('CI log checks', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(/^::error file=.*job\.log,line=\d+,title=bridge-trace placeholder-id-mismatch \(test_borrowed_ref_deep_nesting\)::argument 2 \(#136\)/);
     expect(lines.filter((l) => l.startsWith('::'))).toHaveLength(1);
-    expect(r.stdout).toContain('errors (1)');
+    expect(r.stdout).toContain('errors (1 root cause)');
     const md = readFileSync(summary, 'utf8');
     expect(md).toContain('# earlier step content');
     expect(md).toContain('| test_borrowed_ref_deep_nesting | 6 | 0 | 0 | `placeholder-id-mismatch`');

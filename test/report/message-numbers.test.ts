@@ -96,7 +96,7 @@ describe('first divergence: the root\'s own message, its neighbours, both states
       // The Rust state is that after msg N: its innermost open exchange is at most N.
       for (const x of first.rustState.openExchanges) expect(x.message).toBeLessThanOrEqual(message);
       const text = (await runCli(['analyze', file])).stdout;
-      expect(text).toContain(`first divergence: ${root.kind} at message ${message}\n`);
+      expect(text).toContain(`first divergence: ${root.kind} at message ${message} (id `);
       expect(text).toMatch(new RegExp(`▶ msg ${message}\\s`));
       expect(text).toContain(`Rust model after msg ${message}:`);
     });
