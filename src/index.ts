@@ -6,7 +6,7 @@ export type { OpenTraceOptions, TraceFormat, ContainerInfo } from './trace/sourc
 export { createTraceWriter, formatForPath, TraceOutputError } from './trace/writer.js';
 export type { TraceWriter, TraceHeaderInfo } from './trace/writer.js';
 export * from './protocol/index.js';
-export { formatValue, valueToJson } from './report/values.js';
+export { formatValue, valueToJson } from './protocol/format.js';
 export * from './replay/index.js';
 export { renderAnalysisText, analysisToJson, summaryLine } from './report/analysis.js';
 export { githubAnnotations, stepSummaryMarkdown } from './report/github.js';

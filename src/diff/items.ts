@@ -6,7 +6,7 @@
  * references to value records (model.ts), so that two traces can be compared by what the
  * IDs stand for rather than by their numbers.
  */
-import { formatHeapId, formatCallbackKey } from '../report/values.js';
+import { formatHeapId, formatCallbackKey } from '../protocol/format.js';
 import type { Side } from '../trace/record.js';
 import { isFixedId, type Rec } from './model.js';
 

@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import { revisionsOf, type CallView, type DiffResult, type FindingDiff, type ReleaseView, type StepView, type TraceInfo } from '../diff/index.js';
 import type { ItemLocation } from '../diff/items.js';
-import type { JsonValue } from './values.js';
+import type { JsonValue } from '../protocol/format.js';
 
 /** Differences listed in text output after the first divergence. */
 export const TEXT_LISTED = 20;

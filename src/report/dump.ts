@@ -3,7 +3,7 @@ import type { Conversation, DecodeEvent } from '../protocol/stream.js';
 import type { DecodeIssue, DecodedMessage, Op } from '../protocol/messages.js';
 import { formatSignature, formatType } from '../protocol/types.js';
 import { formatLocation, type RecordLocation } from '../trace/record.js';
-import { formatCallbackKey, formatValue, valueToJson, type JsonValue } from './values.js';
+import { formatCallbackKey, formatValue, valueToJson, type JsonValue } from '../protocol/format.js';
 
 const KIND_LABEL = { 'r-eval': 'R-Eval', 'j-resp': 'J-Resp', 'j-eval': 'J-Eval', 'r-resp': 'R-Resp' } as const;
 
