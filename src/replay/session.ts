@@ -3,6 +3,7 @@
  * findings that belong to the conversation rather than to an allocator (decode problems,
  * exchanges that never ended, records lost or differing between the two sides).
  */
+import { formatCallbackKey } from '../protocol/format.js';
 import { ConversationDecoder } from '../protocol/decoder.js';
 import { HelperTable, type SymbolTable } from '../protocol/helpers.js';
 import type { RevisionSource } from '../protocol/stream.js';
@@ -853,7 +854,7 @@ export class Session {
         {
           kind: 'unknown-callback',
           severity: 'error',
-          message: `msg ${lm.no} calls callback ${call.key}, which Rust no longer has: ${gone.why}; Rust panics ("invalid handle")`,
+          message: `msg ${lm.no} calls callback ${formatCallbackKey(call.key)}, which Rust no longer has: ${gone.why}; Rust panics ("invalid handle")`,
           location: locationOf(this.mctx, lm, side),
           detail: { key: call.key, goneSince: gone.no },
         },
@@ -891,7 +892,7 @@ export class Session {
 
   private unanswered(x: Exchange, side: Side, why: string, at = this.at): void {
     const no = this.serialToNo[side].get(x.serial);
-    const what = x.kind === 'r-eval' ? `R-Eval${x.ops ? ` (${x.ops.length} op${x.ops.length === 1 ? '' : 's'})` : ''}` : `J-Eval${x.call?.kind === 'callback' ? ` (callback ${x.call.key})` : ''}`;
+    const what = x.kind === 'r-eval' ? `R-Eval${x.ops ? ` (${x.ops.length} op${x.ops.length === 1 ? '' : 's'})` : ''}` : `J-Eval${x.call?.kind === 'callback' ? ` (callback ${formatCallbackKey(x.call.key)})` : ''}`;
     const threw = this.replay.primary.js.threwIn(x.serial);
     this.addFinding(
       {
@@ -1304,14 +1305,14 @@ function summarize(d: DecodedMessage, ctx: ModelContext): string {
       const pre = b.reservedCount !== undefined ? ` N=${b.reservedCount}` : b.reservedIds ? ` reserved [${b.reservedIds.join(', ')}]` : '';
       const ops = b.ops.slice(0, 6).map((o) => {
         const args = o.args
-          .map((a) => (a.kind === 'heapref' ? `#${a.id}` : a.kind === 'callback' ? `cb ${a.key}` : a.kind === 'int' ? String(a.value) : a.kind === 'string' ? JSON.stringify(a.value.slice(0, 12)) : a.kind))
+          .map((a) => (a.kind === 'heapref' ? `#${a.id}` : a.kind === 'callback' ? `callback ${formatCallbackKey(a.key)}` : a.kind === 'int' ? String(a.value) : a.kind === 'string' ? JSON.stringify(a.value.slice(0, 12)) : a.kind))
           .join(', ');
         return `${ctx.fnName(o)}(${args})`;
       });
       return `R-Eval${pre}: ${ops.join('; ')}${b.ops.length > 6 ? `; … ${b.ops.length - 6} more` : ''}`;
     }
     case 'j-eval':
-      return b.call.kind === 'callback' ? `J-Eval callback ${b.call.key}${b.call.type ? ` ${formatSignature(b.call.type)}` : ''}` : `J-Eval ${b.call.kind}`;
+      return b.call.kind === 'callback' ? `J-Eval callback ${formatCallbackKey(b.call.key)}${b.call.type ? ` ${formatSignature(b.call.type)}` : ''}` : `J-Eval ${b.call.kind}`;
     case 'j-resp':
       return `J-Resp${b.evaluateId !== undefined ? ` id ${b.evaluateId}` : ''} (${b.results.length} result${b.results.length === 1 ? '' : 's'})`;
     case 'r-resp':
