@@ -20,10 +20,12 @@ export interface DumpOptions {
   /** Only the records of these message numbers (as analyze numbers them); numbers every record shown. */
   msg?: SeqRange;
   color?: boolean;
+  format?: 'text' | 'json';
 }
 
 /** `bridge-trace dump`: every record, decoded, for a person or as NDJSON. */
-export async function runDump(inputs: string[], opts: DumpOptions, io: CliIO): Promise<number> {
+export async function runDump(inputs: string[], options: DumpOptions, io: CliIO): Promise<number> {
+  const opts: DumpOptions = { ...options, json: options.json === true || options.format === 'json' };
   const symbols = await loadSymbols(opts.symbols);
   const color = colorFor(io, 'stdout', opts.color);
   const out = new LineBuffer(io.stdout);

@@ -11,7 +11,8 @@ import { runTimeline } from './timeline.js';
 import { runRecorder } from './recorder.js';
 import { EXIT_BAD_INPUT, UsageError, colorFor, isBrokenPipe, processIO, type CliIO } from './io.js';
 import { JsHeapLoadError } from '../replay/index.js';
-import { parseChoice, parsePositive, parseRevisionOption, parseSeqRange, parseUint } from './options.js';
+import { formatFromExtension, parseChoice, parsePositive, parseRevisionOption, parseSeqRange, parseUint } from './options.js';
+import { withOutput } from './output.js';
 import { VERSION } from './version.js';
 
 /**
@@ -57,16 +58,20 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('--ctx <label>', 'only findings of the session with this ctx label')
     .addOption(new Option('--session <n>', 'only findings of the n-th session (as the report numbers them)').argParser(parsePositive))
     .option('--explain <id>', 'one finding in full, by the ID the report gives it: provenance, consequences, and the records around it decoded')
+    .option('-o, --output <file>', 'write the report to this file (.json: --format json); - for stdout')
     .action(async (traces: string[], opts) => {
       const color = colorOption();
-      exitCode = await runAnalyze(traces, { ...opts, ...(color !== undefined && { color }) }, io);
+      const format = opts.format ?? (opts.json ? undefined : formatFromExtension(opts.output, { '.json': 'json' as const }));
+      exitCode = await withOutput(io, opts.output, (out) => runAnalyze(traces, { ...opts, ...(format && { format }), ...(color !== undefined && { color }), ...(out !== io && { color: false }) }, out));
     });
 
   program
     .command('dump')
     .description('print every record decoded: prelude, ops with fn ids, types and arguments, results; nesting shown by indentation')
     .argument('<trace...>', 'trace files (@btrace lines or .btrace, optionally gzipped); - for stdin')
-    .option('--json', 'NDJSON: one object per record (docs/json-schema.md)')
+    .option('--json', 'NDJSON: one object per record (docs/json-schema.md); same as --format json')
+    .addOption(new Option('--format <format>', 'text (default) or json (NDJSON)').argParser(parseChoice(['text', 'json'] as const)))
+    .option('-o, --output <file>', 'write to this file (.json, .ndjson, .jsonl: --format json); - for stdout')
     .addOption(revOption)
     .option('--symbols <file>', 'JSON file naming fn ids: {"functions": {"12": "drop_heap_ref", ...}}')
     .addOption(new Option('--dir <dir>', 'only messages in this direction').argParser(parseChoice(['r2j', 'j2r'] as const)))
@@ -77,7 +82,8 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .addOption(new Option('--msg <range>', 'only messages numbered N, A..B, A.. or ..B as analyze numbers them ("msg 7"), each shown with its number').argParser(parseSeqRange))
     .action(async (traces: string[], opts) => {
       const color = colorOption();
-      exitCode = await runDump(traces, { ...opts, ...(color !== undefined && { color }) }, io);
+      const format = opts.format ?? (opts.json ? undefined : formatFromExtension(opts.output, { '.json': 'json' as const, '.ndjson': 'json' as const, '.jsonl': 'json' as const }));
+      exitCode = await withOutput(io, opts.output, (out) => runDump(traces, { ...opts, ...(format && { format }), ...(color !== undefined && { color }), ...(out !== io && { color: false }) }, out));
     });
 
   program
@@ -85,7 +91,10 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .description('compare two traces call by call (message grouping and shifted IDs aside) and show where they part')
     .argument('<a>', 'first trace (A); - for stdin')
     .argument('<b>', 'second trace (B); - for stdin')
-    .option('--json', 'one JSON document (docs/diff.md)')
+    .option('--json', 'one JSON document (docs/diff.md); same as --format json')
+    .addOption(new Option('--format <format>', 'text (default) or json').argParser(parseChoice(['text', 'json'] as const)))
+    .option('-o, --output <file>', 'write the report to this file (.json: --format json); - for stdout')
+    .option('--ctx <label>', 'compare only the session with this ctx label in both traces')
     .option('--exact-ids', 'compare raw heap IDs, callback keys and R-Eval preludes instead of creation-order names')
     .addOption(new Option('--side <side>', 'recording side compared in both traces (default: js if a trace has it, else rust)').argParser(parseChoice(['rust', 'js'] as const)))
     .addOption(new Option('--context <n>', 'aligned calls shown before and after the first divergence').argParser(parseUint).default(3))
@@ -95,7 +104,8 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('--no-findings', 'do not replay the traces to compare their findings')
     .action(async (a: string, b: string, opts) => {
       const color = colorOption();
-      exitCode = await runDiff(a, b, { ...opts, ...(color !== undefined && { color }) }, io);
+      const format = opts.format ?? (opts.json ? undefined : formatFromExtension(opts.output, { '.json': 'json' as const }));
+      exitCode = await withOutput(io, opts.output, (out) => runDiff(a, b, { ...opts, ...(format && { format }), ...(color !== undefined && { color }), ...(out !== io && { color: false }) }, out));
     });
 
   program
@@ -157,6 +167,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('--strict', 'do not narrow op windows with the callback-holder heuristic')
     .addOption(new Option('--buckets <n>', 'most points per series (even); longer traces are downsampled').argParser(parseUint).default(600))
     .addOption(new Option('--lanes <n>', 'ID lifetimes kept per creating function and side').argParser(parseUint).default(40))
+    .option('--ctx <label>', 'chart only the session with this ctx label (default with several sessions: the one that diverges first)')
     .action(async (traces: string[], opts) => {
       const color = colorOption();
       exitCode = await runTimeline(traces, { ...opts, ...(color !== undefined && { color }) }, io);
