@@ -320,7 +320,7 @@ function firstDivergenceLines(result: AnalysisResult, ids: readonly string[], co
     const here = m.message === first.message;
     out.push(`  ${here ? color.bold('▶') : ' '} ${`msg ${m.message}`.padEnd(8)} ${'  '.repeat(Math.min(m.depth, 12))}${m.text} ${color.dim(formatFindingLocation(m.location))}`);
   }
-  const after = (n: number): string => (n === first.message ? '' : ` (after msg ${n}: msg ${first.message} is not replayed on this side)`);
+  const after = (n: number): string => (n === first.message ? '' : ` (taken after msg ${n}: this side's state at msg ${first.message} was not kept, or it never replayed that message)`);
   out.push(`  Rust model after msg ${first.message}: ${rustState(first.rustState)}${after(first.stateAfter.rust)}`);
   out.push(`  JS model after msg ${first.message}:   ${jsState(first.jsState)}${after(first.stateAfter.js)}`);
   return out;
