@@ -138,7 +138,8 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
       captures.length = 0;
       captures.push(c);
     },
-    hasCapture: () => false,
+    // A session after the one that captured the first divergence cannot replace it.
+    hasCapture: (session: number) => captures.length > 0 && captures[0]!.session < session,
   };
   const maxActive = Math.max(1, options.maxActiveSessions ?? 256);
   let sessionCount = 0;

@@ -121,7 +121,8 @@ export interface SessionEnv {
   /** Meta records without a ctx, in order (they apply to every session). */
   readonly globalMeta: MetaRecord[];
   readonly capture: (c: DivergenceCapture) => void;
-  readonly hasCapture: () => boolean;
+  /** Whether an earlier session captured the first divergence already (this one's cannot be first). */
+  readonly hasCapture: (session: number) => boolean;
 }
 
 /** Messages a session waits for before deciding between one and two recorded sides. */
@@ -1050,7 +1051,7 @@ export class Session {
   }
 
   private maybeCapture(added: { id: number; root: boolean }, f: Finding, at: number): void {
-    if (!added.root || this.env.hasCapture() || f.severity === 'info') return;
+    if (!added.root || this.env.hasCapture(this.order) || f.severity === 'info') return;
     const kind = f.kind;
     if (kind === 'trailing-bytes' || kind === 'non-ascii-string' || kind === 'records-lost' || kind === 'bad-record' || kind === 'side-missing-record') return;
     if (!this.replay) return;
@@ -1081,6 +1082,10 @@ export class Session {
   private noteState(lm: LMsg, side: Side): void {
     const past = this.pastStates;
     if (!past) return;
+    if (this.env.hasCapture(this.order)) {
+      this.pastStates = undefined;
+      return;
+    }
     const c = this.capture;
     if (c && ++this.stepsSinceCapture > RECENT) {
       this.settleCapture();
