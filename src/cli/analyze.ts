@@ -1,13 +1,17 @@
-import { appendFile, writeFile } from 'node:fs/promises';
-import { analyze, SEVERITY_RANK, type AnalysisResult, type Severity } from '../replay/index.js';
+import { appendFile } from 'node:fs/promises';
+import { analyze, FINDING_KINDS, SEVERITY_RANK, type AnalysisResult, type Finding, type FindingKind, type Severity } from '../replay/index.js';
 import type { Revision } from '../protocol/revisions.js';
 import { openTrace } from '../trace/source.js';
 import { analysisToJson, renderAnalysisText } from '../report/analysis.js';
+import { findingIds } from '../report/finding-ids.js';
+import { wrapLine } from '../report/wrap.js';
+import { explainLines } from './explain.js';
+import { InputPosition, progressText } from './progress.js';
 import { githubAnnotations, stepSummaryMarkdown, type SessionFindings } from '../report/github.js';
 import { junitXml } from '../report/junit.js';
-import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, LineBuffer, Progress, colorFor, writeOut, type CliIO } from './io.js';
-import { loadSymbols } from './options.js';
-import { readInputs, type InputProblem } from './inputs.js';
+import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, LineBuffer, Progress, UsageError, colorFor, writeOut, type CliIO } from './io.js';
+import { checkReadable, checkWritableDir, loadSymbols, nothingReadable, writeOptionFile } from './options.js';
+import { checkDistinctInputs, readInputs, type InputProblem } from './inputs.js';
 
 export interface AnalyzeCliOptions {
   json?: boolean;
@@ -21,20 +25,30 @@ export interface AnalyzeCliOptions {
   junit?: string;
   allowEmpty?: boolean;
   color?: boolean;
+  /** Root causes printed in the text report (the rest are counted). */
+  maxFindings?: number;
+  /** Filters: findings of this kind / session label / session number (1-based, as listed). */
+  kind?: string;
+  ctx?: string;
+  session?: number;
+  /** Print one finding (by its ID) in full, with the records around it. */
+  explain?: string;
 }
 
-/** Findings grouped by session, as the CI formats report them. */
-export function sessionsOf(result: AnalysisResult, inputs: readonly string[]): SessionFindings[] {
-  const byCtx = new Map<string, SessionFindings & { findings: AnalysisResult['findings'] }>();
+/** Findings grouped by session, as the CI formats report them (only those `shown`, if given). */
+export function sessionsOf(result: AnalysisResult, inputs: readonly string[], shown?: ReadonlySet<number>): SessionFindings[] {
+  const byCtx = new Map<string, SessionFindings & { findings: AnalysisResult['findings']; indexes: number[] }>();
   for (const s of result.sessions) {
     const label = s.ctx ?? inputs.join(' + ');
-    byCtx.set(s.ctx ?? '', { label, input: inputs[0] ?? '-', findings: [] });
+    byCtx.set(s.ctx ?? '', { label, input: inputs[0] ?? '-', findings: [], indexes: [] });
   }
-  for (const f of result.findings) {
+  for (const [i, f] of result.findings.entries()) {
+    if (shown && !shown.has(i)) continue;
     const key = f.location.ctx ?? '';
     let entry = byCtx.get(key);
-    if (!entry) byCtx.set(key, (entry = { label: f.location.ctx ?? inputs.join(' + '), input: f.location.input, findings: [] }));
+    if (!entry) byCtx.set(key, (entry = { label: f.location.ctx ?? inputs.join(' + '), input: f.location.input, findings: [], indexes: [] }));
     entry.findings.push(f);
+    entry.indexes.push(i);
   }
   return [...byCtx.values()];
 }
@@ -42,22 +56,28 @@ export function sessionsOf(result: AnalysisResult, inputs: readonly string[]): S
 /** `bridge-trace analyze`: replay both allocators and report every desync with its cause. */
 export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: CliIO): Promise<number> {
   const symbols = await loadSymbols(opts.symbols);
+  if (opts.jsHeap) await checkReadable('--js-heap', opts.jsHeap);
+  if (opts.junit) await checkWritableDir('--junit', opts.junit);
   const format = opts.json ? 'json' : (opts.format ?? 'text');
   const color = colorFor(io, 'stdout', format === 'text' ? opts.color : false);
   const err = colorFor(io, 'stderr', opts.color);
   const problems: InputProblem[] = [];
   const sources: Array<{ records: AsyncIterable<import('../trace/record.js').TraceRecord> }> = [];
+  await checkDistinctInputs(inputs);
   for await (const { records } of readInputs(inputs, io, problems)) sources.push({ records });
   const progress = new Progress(io, format !== 'json');
+  const position = new InputPosition(inputs);
   let steps = 0;
+  let messages = 0;
   const result = await analyze(sources.length === 1 ? sources[0]!.records : { inputs: sources }, {
     ...(opts.rev && { rev: opts.rev }),
     ...(symbols && { symbols }),
     ...(opts.jsHeap && { jsHeap: opts.jsHeap }),
     ...(opts.strict && { strict: true }),
-    onStep: () => {
-      steps++;
-      if ((steps & 1023) === 0) progress.update(() => `replaying… ${steps.toLocaleString('en-US')} messages`);
+    onStep: (s) => {
+      // One step per side per message: the Rust model's steps count the messages.
+      if (s.side === 'rust') messages++;
+      if ((++steps & 1023) === 0) progress.update(() => progressText('replaying', messages, position));
     },
   });
   progress.done();
@@ -71,20 +91,89 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
     }
     io.stderr.write(`${err.yellow('note:')} ${message}\n`);
   }
-  const sessions = sessionsOf(result, inputs);
-  if (format === 'json') {
-    await writeOut(io.stdout, JSON.stringify(analysisToJson(result, inputs), null, 2) + '\n');
-  } else {
+  const ids = findingIds(result.findings);
+  const width = io.stdoutIsTTY && format !== 'json' ? io.stdoutColumns : undefined;
+  const write = async (lines: Iterable<string>): Promise<void> => {
     const out = new LineBuffer(io.stdout);
-    if (format === 'github') for (const line of githubAnnotations(sessions)) await out.push(line);
-    for (const line of renderAnalysisText(result, inputs, color, { ...(opts.quiet && { quiet: true }) })) await out.push(line);
+    for (const line of lines) {
+      if (width) for (const w of wrapLine(line, width)) await out.push(w);
+      else await out.push(line);
+    }
     await out.flush();
-    const summaryFile = io.env.GITHUB_STEP_SUMMARY;
-    if (format === 'github' && summaryFile) await appendFile(summaryFile, stepSummaryMarkdown(sessions));
+  };
+
+  if (opts.explain !== undefined) {
+    const index = ids.indexOf(opts.explain);
+    if (index < 0) throw new UsageError(`--explain ${opts.explain}: no finding has this ID in ${inputs.join(', ')} (the IDs are in the text report and in --json)`);
+    if (format === 'json') await writeOut(io.stdout, JSON.stringify({ id: ids[index], ...result.findings[index] }, null, 2) + '\n');
+    else await write(await explainLines(result, index, ids, inputs, io, color, { ...(opts.rev && { rev: opts.rev }), ...(symbols && { symbols }) }));
+    return SEVERITY_RANK[result.findings[index]!.severity] >= SEVERITY_RANK[opts.failOn ?? 'error'] ? EXIT_FINDINGS : EXIT_OK;
   }
-  if (opts.junit) await writeFile(opts.junit, junitXml(sessions));
+
+  const filter = findingFilter(result, opts);
+  const sessions = sessionsOf(result, inputs, filter?.shown);
+  if (format === 'json') {
+    await writeOut(io.stdout, JSON.stringify(analysisToJson(result, inputs, ids, filter?.shown), null, 2) + '\n');
+  } else {
+    const lines: string[] = [];
+    const idOf = idLookup(result, ids);
+    if (format === 'github') lines.push(...githubAnnotations(sessions, { idOf }));
+    lines.push(
+      ...renderAnalysisText(result, inputs, color, {
+        ids,
+        ...(opts.quiet && { quiet: true }),
+        ...(opts.maxFindings !== undefined && { maxFindings: opts.maxFindings }),
+        ...(filter && { shown: filter.shown, filterNote: filter.note, placesPerGroup: Number.MAX_SAFE_INTEGER }),
+      }),
+    );
+    await write(lines);
+    const summaryFile = io.env.GITHUB_STEP_SUMMARY;
+    if (format === 'github' && summaryFile) {
+      try {
+        await appendFile(summaryFile, stepSummaryMarkdown(sessions, undefined, idLookup(result, ids)));
+      } catch (e) {
+        throw new UsageError(`GITHUB_STEP_SUMMARY ${summaryFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`);
+      }
+    }
+  }
+  if (opts.junit) await writeOptionFile('--junit', opts.junit, junitXml(sessions));
   // Only a record that could not be read at all makes the input "bad"; findings decide exit 1.
-  if (result.summary.messages === 0 && result.summary.records > 0 && result.findings.every((f) => f.kind === 'bad-record')) return EXIT_BAD_INPUT;
+  const unreadable = nothingReadable(result, inputs);
+  if (unreadable) {
+    io.stderr.write(`${err.red('error:')} ${unreadable}\n`);
+    return EXIT_BAD_INPUT;
+  }
   const threshold = SEVERITY_RANK[opts.failOn ?? 'error'];
-  return result.findings.some((f) => SEVERITY_RANK[f.severity] >= threshold) ? EXIT_FINDINGS : EXIT_OK;
+  return result.findings.some((f, i) => (!filter || filter.shown.has(i)) && SEVERITY_RANK[f.severity] >= threshold) ? EXIT_FINDINGS : EXIT_OK;
+}
+
+function idLookup(result: AnalysisResult, ids: readonly string[]): (f: Finding) => string | undefined {
+  const map = new Map(result.findings.map((f, i) => [f, ids[i]!] as const));
+  return (f) => map.get(f);
+}
+
+function isFindingKind(k: string): k is FindingKind {
+  return (FINDING_KINDS as readonly string[]).includes(k);
+}
+
+/** The findings --kind, --ctx and --session keep (a root kept keeps its consequences listed under it). */
+export function findingFilter(result: AnalysisResult, opts: Pick<AnalyzeCliOptions, 'kind' | 'ctx' | 'session'>): { shown: Set<number>; note: string } | undefined {
+  if (opts.kind === undefined && opts.ctx === undefined && opts.session === undefined) return undefined;
+  if (opts.kind !== undefined && !isFindingKind(opts.kind)) throw new UsageError(`--kind ${opts.kind}: not a finding kind (docs/findings.md lists them: ${FINDING_KINDS.slice(0, 4).join(', ')}, …)`);
+  let ctx: string | undefined | null = opts.ctx ?? null;
+  if (opts.session !== undefined) {
+    const s = result.sessions[opts.session - 1];
+    if (!s) throw new UsageError(`--session ${opts.session}: there ${result.sessions.length === 1 ? 'is 1 session' : `are ${result.sessions.length} sessions`}`);
+    if (opts.ctx !== undefined && s.ctx !== opts.ctx) throw new UsageError(`--session ${opts.session} is ctx=${s.ctx ?? '(none)'}, not ctx=${opts.ctx}`);
+    ctx = s.ctx;
+  }
+  if (opts.ctx !== undefined && !result.sessions.some((s) => s.ctx === opts.ctx)) throw new UsageError(`--ctx ${opts.ctx}: no session has this label`);
+  const shown = new Set<number>();
+  result.findings.forEach((f, i) => {
+    if (opts.kind !== undefined && f.kind !== opts.kind) return;
+    if (ctx !== null && f.location.ctx !== ctx) return;
+    shown.add(i);
+  });
+  const parts = [opts.kind !== undefined && `kind ${opts.kind}`, ctx !== null && (ctx === undefined ? 'the session without a ctx' : `ctx=${ctx}`)].filter(Boolean);
+  return { shown, note: `filter: ${parts.join(', ')}: ${shown.size} of ${result.findings.length} findings` };
 }

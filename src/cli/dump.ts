@@ -3,9 +3,10 @@ import { openTrace } from '../trace/source.js';
 import { decodeRecords, type DecodeEvent } from '../protocol/stream.js';
 import type { Revision } from '../protocol/revisions.js';
 import { badRecordJson, messageToJson, renderEventText } from '../report/dump.js';
-import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, LineBuffer, colorFor, type CliIO } from './io.js';
+import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, LineBuffer, UsageError, colorFor, type CliIO } from './io.js';
 import { loadSymbols, type SeqRange } from './options.js';
 import { readInputs, type InputProblem } from './inputs.js';
+import { numberRecords, tagged, type MessageNumbers } from './message-numbers.js';
 
 export interface DumpOptions {
   json?: boolean;
@@ -16,11 +17,15 @@ export interface DumpOptions {
   ctx?: string;
   fn?: number;
   seq?: SeqRange;
+  /** Only the records of these message numbers (as analyze numbers them); numbers every record shown. */
+  msg?: SeqRange;
   color?: boolean;
+  format?: 'text' | 'json';
 }
 
 /** `bridge-trace dump`: every record, decoded, for a person or as NDJSON. */
-export async function runDump(inputs: string[], opts: DumpOptions, io: CliIO): Promise<number> {
+export async function runDump(inputs: string[], options: DumpOptions, io: CliIO): Promise<number> {
+  const opts: DumpOptions = { ...options, json: options.json === true || options.format === 'json' };
   const symbols = await loadSymbols(opts.symbols);
   const color = colorFor(io, 'stdout', opts.color);
   const out = new LineBuffer(io.stdout);
@@ -30,6 +35,17 @@ export async function runDump(inputs: string[], opts: DumpOptions, io: CliIO): P
   const guessedNoted = new Set<string>();
   const heuristicNoted = new Set<string>();
   const problems: InputProblem[] = [];
+  let numbers: MessageNumbers | undefined;
+  if (opts.msg) {
+    if (inputs.includes('-')) throw new UsageError('--msg needs files, not - (stdin): the records are numbered by a replay of the inputs first');
+    numbers = await numberRecords(inputs, io, { ...(opts.rev && { rev: opts.rev }), ...(symbols && { symbols }) });
+  }
+  const tags = new WeakMap<object, [number, number]>();
+  const messageOf = (e: DecodeEvent): number | undefined => {
+    if (!numbers || e.type !== 'message') return undefined;
+    const at = tags.get(e.message.record);
+    return at ? numbers.get(at[0], at[1]) : undefined;
+  };
 
   const shown = (e: DecodeEvent): boolean => {
     if (e.type === 'meta') return opts.side === undefined || e.record.side === undefined || e.record.side === opts.side;
@@ -38,6 +54,10 @@ export async function runDump(inputs: string[], opts: DumpOptions, io: CliIO): P
     if (opts.side && r.side !== opts.side) return false;
     if (opts.ctx !== undefined && r.ctx !== opts.ctx) return false;
     if (opts.seq && (r.seq === undefined || r.seq < opts.seq.from || r.seq > opts.seq.to)) return false;
+    if (opts.msg) {
+      const n = messageOf(e);
+      if (n === undefined || n < opts.msg.from || n > opts.msg.to) return false;
+    }
     if (opts.fn !== undefined) {
       if (e.type !== 'message') return false;
       const b = e.message.body;
@@ -46,7 +66,10 @@ export async function runDump(inputs: string[], opts: DumpOptions, io: CliIO): P
     return true;
   };
 
-  for await (const { input, records } of readInputs(inputs, io, problems)) {
+  let inputIndex = 0;
+  for await (const { input, records: raw } of readInputs(inputs, io, problems)) {
+    const records = numbers ? tagged(raw, inputIndex, tags) : raw;
+    inputIndex++;
     for await (const e of decodeRecords(records, { ...(opts.rev && { rev: opts.rev }), ...(symbols && { symbols }) })) {
       if (e.type === 'bad' || e.type === 'undecidable') bad++;
       if (e.type === 'message') {
@@ -68,13 +91,16 @@ export async function runDump(inputs: string[], opts: DumpOptions, io: CliIO): P
       }
       if (!shown(e)) continue;
       if (opts.json) {
-        if (e.type === 'message') await out.push(JSON.stringify(messageToJson(e.message, e.conversation)));
+        if (e.type === 'message') {
+          const n = messageOf(e);
+          await out.push(JSON.stringify(n !== undefined ? { message: n, ...messageToJson(e.message, e.conversation) } : messageToJson(e.message, e.conversation)));
+        }
         else if (e.type === 'bad')
           await out.push(JSON.stringify(badRecordJson(e.record.loc, e.record.message, { ...(e.record.seq !== undefined && { seq: e.record.seq }), ...(e.record.side && { side: e.record.side }) })));
         else if (e.type === 'undecidable') await out.push(JSON.stringify(badRecordJson(e.record.loc, e.reason)));
         else await out.push(JSON.stringify({ meta: { input: e.record.loc.input, ...(e.record.loc.line !== undefined && { line: e.record.loc.line }), ...(e.record.loc.offset !== undefined && { offset: e.record.loc.offset }), fields: Object.fromEntries(e.record.fields), ...(e.problems.length && { problems: e.problems }) } }));
       } else {
-        for (const line of renderEventText(e, color)) await out.push(line);
+        for (const line of renderEventText(e, color, messageOf(e))) await out.push(line);
       }
     }
   }
@@ -86,7 +112,10 @@ export async function runDump(inputs: string[], opts: DumpOptions, io: CliIO): P
     io.stderr.write(`${summary}\n`);
   }
   if (problems.length > 0 && messages === 0 && bad === 0) return EXIT_BAD_INPUT;
-  if (messages === 0 && bad > 0) return EXIT_BAD_INPUT;
+  if (messages === 0 && bad > 0) {
+    io.stderr.write(`${err.red('error:')} nothing readable in ${inputs.join(', ')}: ${bad} record${bad === 1 ? '' : 's'}, none of them could be read\n`);
+    return EXIT_BAD_INPUT;
+  }
   if (messages === 0 && problems.length === 0) {
     io.stderr.write(`${err.yellow('warning:')} no @btrace records found in ${inputs.join(', ')}\n`);
     return EXIT_OK;

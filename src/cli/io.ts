@@ -17,6 +17,8 @@ export interface CliIO {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdoutIsTTY: boolean;
   readonly stderrIsTTY: boolean;
+  /** Terminal width of stdout (long report lines are wrapped to it on a terminal). */
+  readonly stdoutColumns?: number;
 }
 
 export function processIO(): CliIO {
@@ -27,6 +29,7 @@ export function processIO(): CliIO {
     env: process.env,
     stdoutIsTTY: process.stdout.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
+    ...(process.stdout.isTTY && process.stdout.columns ? { stdoutColumns: process.stdout.columns } : {}),
   };
 }
 
@@ -48,8 +51,21 @@ export function colorFor(io: CliIO, stream: 'stdout' | 'stderr', override?: bool
   return new Chalk({ level: tty ? 1 : 0 });
 }
 
+/**
+ * The reader of stdout went away (`bridge-trace dump … | head -1`): the command stops
+ * quietly, as a command in a pipeline should.
+ */
+export class OutputClosed extends Error {
+  override readonly name: string = 'OutputClosed';
+}
+
+export function isBrokenPipe(e: unknown): boolean {
+  return e instanceof OutputClosed || (e as NodeJS.ErrnoException | undefined)?.code === 'EPIPE' || (e as NodeJS.ErrnoException | undefined)?.code === 'ERR_STREAM_DESTROYED';
+}
+
 /** Writes text, waiting when the destination asks for it (a piped report is never cut). */
 export async function writeOut(stream: Writable, text: string): Promise<void> {
+  if (stream.destroyed || stream.writableEnded) throw new OutputClosed('output closed');
   if (!stream.write(text)) {
     await new Promise<void>((resolve, reject) => {
       const onDrain = (): void => {

@@ -9,8 +9,10 @@ import { runAnalyze } from './analyze.js';
 import { describeScenarios, runSimulate } from './simulate.js';
 import { runTimeline } from './timeline.js';
 import { runRecorder } from './recorder.js';
-import { EXIT_BAD_INPUT, UsageError, colorFor, processIO, type CliIO } from './io.js';
-import { parseChoice, parseRevisionOption, parseSeqRange, parseUint } from './options.js';
+import { EXIT_BAD_INPUT, UsageError, colorFor, isBrokenPipe, processIO, type CliIO } from './io.js';
+import { JsHeapLoadError } from '../replay/index.js';
+import { formatFromExtension, parseChoice, parsePositive, parseRevisionOption, parseSeqRange, parseUint } from './options.js';
+import { withOutput } from './output.js';
 import { VERSION } from './version.js';
 
 /**
@@ -48,19 +50,28 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('--symbols <file>', 'JSON file naming fn ids: {"functions": {"12": "drop_heap_ref", ...}}')
     .option('--js-heap <file>', "drive your bridge's own JS heap (heap.ts or built .js) instead of the built-in JS model")
     .option('--strict', 'do not narrow op windows with the callback-holder heuristic')
-    .option('--junit <file>', 'also write JUnit XML: one test case per session, one failure per error')
+    .option('--junit <file>', 'also write JUnit XML: one test case per session, failed by one failure listing its errors')
     .option('--allow-empty', 'a log without any @btrace record is not an error')
-    .option('--quiet', 'only the summary line and the root causes')
+    .option('--quiet', 'only the summary line and one line per kind of root cause')
+    .addOption(new Option('--max-findings <n>', 'root causes printed in the text report; the rest are counted').argParser(parsePositive).default(50))
+    .option('--kind <kind>', 'only findings of this kind (docs/findings.md)')
+    .option('--ctx <label>', 'only findings of the session with this ctx label')
+    .addOption(new Option('--session <n>', 'only findings of the n-th session (as the report numbers them)').argParser(parsePositive))
+    .option('--explain <id>', 'one finding in full, by the ID the report gives it: provenance, consequences, and the records around it decoded')
+    .option('-o, --output <file>', 'write the report to this file (.json: --format json); - for stdout')
     .action(async (traces: string[], opts) => {
       const color = colorOption();
-      exitCode = await runAnalyze(traces, { ...opts, ...(color !== undefined && { color }) }, io);
+      const format = opts.format ?? (opts.json ? undefined : formatFromExtension(opts.output, { '.json': 'json' as const }));
+      exitCode = await withOutput(io, opts.output, (out) => runAnalyze(traces, { ...opts, ...(format && { format }), ...(color !== undefined && { color }), ...(out !== io && { color: false }) }, out));
     });
 
   program
     .command('dump')
     .description('print every record decoded: prelude, ops with fn ids, types and arguments, results; nesting shown by indentation')
     .argument('<trace...>', 'trace files (@btrace lines or .btrace, optionally gzipped); - for stdin')
-    .option('--json', 'NDJSON: one object per record (docs/json-schema.md)')
+    .option('--json', 'NDJSON: one object per record (docs/json-schema.md); same as --format json')
+    .addOption(new Option('--format <format>', 'text (default) or json (NDJSON)').argParser(parseChoice(['text', 'json'] as const)))
+    .option('-o, --output <file>', 'write to this file (.json, .ndjson, .jsonl: --format json); - for stdout')
     .addOption(revOption)
     .option('--symbols <file>', 'JSON file naming fn ids: {"functions": {"12": "drop_heap_ref", ...}}')
     .addOption(new Option('--dir <dir>', 'only messages in this direction').argParser(parseChoice(['r2j', 'j2r'] as const)))
@@ -68,9 +79,11 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('--ctx <label>', 'only records of this session label')
     .addOption(new Option('--fn <id>', 'only R-Evals with an op calling this fn id').argParser(parseUint))
     .addOption(new Option('--seq <range>', 'only records with seq in N, A..B, A.. or ..B').argParser(parseSeqRange))
+    .addOption(new Option('--msg <range>', 'only messages numbered N, A..B, A.. or ..B as analyze numbers them ("msg 7"), each shown with its number').argParser(parseSeqRange))
     .action(async (traces: string[], opts) => {
       const color = colorOption();
-      exitCode = await runDump(traces, { ...opts, ...(color !== undefined && { color }) }, io);
+      const format = opts.format ?? (opts.json ? undefined : formatFromExtension(opts.output, { '.json': 'json' as const, '.ndjson': 'json' as const, '.jsonl': 'json' as const }));
+      exitCode = await withOutput(io, opts.output, (out) => runDump(traces, { ...opts, ...(format && { format }), ...(color !== undefined && { color }), ...(out !== io && { color: false }) }, out));
     });
 
   program
@@ -78,7 +91,10 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .description('compare two traces call by call (message grouping and shifted IDs aside) and show where they part')
     .argument('<a>', 'first trace (A); - for stdin')
     .argument('<b>', 'second trace (B); - for stdin')
-    .option('--json', 'one JSON document (docs/diff.md)')
+    .option('--json', 'one JSON document (docs/diff.md); same as --format json')
+    .addOption(new Option('--format <format>', 'text (default) or json').argParser(parseChoice(['text', 'json'] as const)))
+    .option('-o, --output <file>', 'write the report to this file (.json: --format json); - for stdout')
+    .option('--ctx <label>', 'compare only the session with this ctx label in both traces')
     .option('--exact-ids', 'compare raw heap IDs, callback keys and R-Eval preludes instead of creation-order names')
     .addOption(new Option('--side <side>', 'recording side compared in both traces (default: js if a trace has it, else rust)').argParser(parseChoice(['rust', 'js'] as const)))
     .addOption(new Option('--context <n>', 'aligned calls shown before and after the first divergence').argParser(parseUint).default(3))
@@ -88,7 +104,8 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('--no-findings', 'do not replay the traces to compare their findings')
     .action(async (a: string, b: string, opts) => {
       const color = colorOption();
-      exitCode = await runDiff(a, b, { ...opts, ...(color !== undefined && { color }) }, io);
+      const format = opts.format ?? (opts.json ? undefined : formatFromExtension(opts.output, { '.json': 'json' as const }));
+      exitCode = await withOutput(io, opts.output, (out) => runDiff(a, b, { ...opts, ...(format && { format }), ...(color !== undefined && { color }), ...(out !== io && { color: false }) }, out));
     });
 
   program
@@ -143,33 +160,42 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .command('timeline')
     .description('write a self-contained HTML report of the replay over time: live heap objects, reservation scopes, borrow and nesting depth, ID lifetimes, findings')
     .argument('<trace...>', 'one session: one log (both sides, or one), or a Rust-side and a JS-side log; - for stdin')
-    .requiredOption('-o, --output <file>', 'report to write; - for stdout')
-    .addOption(new Option('--format <format>', 'html (default: the whole report), svg (the main chart alone) or csv (the series)').argParser(parseChoice(['html', 'svg', 'csv'] as const)))
+    .requiredOption('-o, --output <file>', 'report to write (.csv, .svg: that format, else HTML); - for stdout')
+    .addOption(new Option('--format <format>', 'html (the whole report), svg (the main chart alone) or csv (the series); default from the extension').argParser(parseChoice(['html', 'svg', 'csv'] as const)))
     .addOption(new Option('--rev <revision>', `protocol revision, overriding the trace's meta records (${REVISIONS.join(', ')})`).argParser(parseRevisionOption))
     .option('--symbols <file>', 'JSON file naming fn ids: {"functions": {"12": "drop_heap_ref", ...}}')
     .option('--strict', 'do not narrow op windows with the callback-holder heuristic')
     .addOption(new Option('--buckets <n>', 'most points per series (even); longer traces are downsampled').argParser(parseUint).default(600))
     .addOption(new Option('--lanes <n>', 'ID lifetimes kept per creating function and side').argParser(parseUint).default(40))
+    .option('--ctx <label>', 'chart only the session with this ctx label (default with several sessions: the one that diverges first)')
     .action(async (traces: string[], opts) => {
       const color = colorOption();
       exitCode = await runTimeline(traces, { ...opts, ...(color !== undefined && { color }) }, io);
     });
 
+  // A reader that closes the pipe early makes stdout emit EPIPE: end quietly, never a crash.
+  const onStdoutError = (e: Error): void => {
+    if (!isBrokenPipe(e)) throw e;
+  };
+  io.stdout.on('error', onStdoutError);
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
     debug = program.opts<{ debug?: boolean }>().debug === true;
   } catch (e) {
+    if (isBrokenPipe(e)) return exitCode;
     if (e instanceof CommanderError) {
       // Help and version are exit 0; every usage error is exit 2 (the message is already printed).
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : EXIT_BAD_INPUT;
     }
     const err = colorFor(io, 'stderr');
-    if (e instanceof UsageError || e instanceof TraceInputError || e instanceof TraceOutputError) {
+    if (e instanceof UsageError || e instanceof TraceInputError || e instanceof TraceOutputError || e instanceof JsHeapLoadError) {
       io.stderr.write(`${err.red('error:')} ${e.message}\n`);
       return EXIT_BAD_INPUT;
     }
     io.stderr.write(`${err.red('internal error:')} ${(e as Error)?.message ?? String(e)}${debug ? `\n${(e as Error)?.stack ?? ''}` : ' (run with --debug for a stack trace)'}\n`);
     return EXIT_BAD_INPUT;
+  } finally {
+    io.stdout.off('error', onStdoutError);
   }
   return exitCode;
 }

@@ -119,14 +119,14 @@ function describeRec(r: RefSlot, exact: boolean): string {
     return rec.kind === 'heap' ? `${name}: JS had stored nothing under #${rec.raw} at that point` : `${name}: no op had sent callback key ${rec.raw}`;
   }
   const raw = rec.kind === 'heap' ? (rec.raw !== undefined ? ` = #${rec.raw}` : '') : ` = key ${rec.raw}`;
-  return exact ? `${name} (${rec.kind === 'heap' ? `#${rec.name}` : `cb ${rec.name}`}, ${rec.origin})` : `${name}${raw} (${rec.origin})`;
+  return exact ? `${name} (${rec.kind === 'heap' ? `#${rec.name}` : `callback ${rec.name}`}, ${rec.origin})` : `${name}${raw} (${rec.origin})`;
 }
 
 function refDetail(ra: RefSlot, rb: RefSlot, exact: boolean): string {
   let text = `${ra.at || 'reference'}: A ${describeRec(ra, exact)}; B ${describeRec(rb, exact)}`;
   const counterpart = ra.rec.peer;
   if (!exact && counterpart && counterpart !== rb.rec) {
-    const shown = counterpart.kind === 'heap' ? `#${counterpart.name}${counterpart.raw !== undefined ? ` = #${counterpart.raw}` : ''}` : `cb ${counterpart.name} = key ${counterpart.raw}`;
+    const shown = counterpart.kind === 'heap' ? `#${counterpart.name}${counterpart.raw !== undefined ? ` = #${counterpart.raw}` : ''}` : `callback ${counterpart.name} = key ${counterpart.raw}`;
     text += `; A's ${renderRef(ra, false)} is B's ${shown}`;
   }
   return text;
@@ -363,7 +363,7 @@ class Releases {
         for (const release of list) {
           const rec = release.rec;
           if (rec.orphan) continue;
-          const what = rec.kind === 'heap' ? (rec.unknown ? rec.name : `#${rec.name}`) : `cb ${rec.name}`;
+          const what = rec.kind === 'heap' ? (rec.unknown ? rec.name : `#${rec.name}`) : `callback ${rec.name}`;
           out.push({ side, release, what });
         }
       }

@@ -28,7 +28,7 @@ import type { Conversation } from '../protocol/stream.js';
 import type { DecodedMessage, JsCall, Op, OpResult, REvalBody, RRespBody } from '../protocol/messages.js';
 import { formatType, type TypeDef } from '../protocol/types.js';
 import { forEachCallback, forEachRef, type Value } from '../protocol/values.js';
-import { formatValue } from '../report/values.js';
+import { formatValue } from '../protocol/format.js';
 import { EMPTY_TPL, makeItem, TplBuilder, type Item, type ItemDraft, type ItemLocation, type ItemStatus, type Release, type Tpl } from './items.js';
 import { ValueModel, type Namer, type Rec, type ValueRec } from './model.js';
 

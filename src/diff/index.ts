@@ -83,7 +83,7 @@ export interface ReleaseView {
   /** The trace that made the release the other did not. */
   readonly side: 'a' | 'b';
   readonly what: 'drop' | 'dispose' | 'native-drop';
-  /** The value (`#v3`) or callback (`cb k2`), as that trace names it. */
+  /** The value (`#v3`) or callback (`callback k2`), as that trace names it. */
   readonly value: string;
   readonly raw: number;
   readonly origin: string;

@@ -6,7 +6,7 @@
  * references to value records (model.ts), so that two traces can be compared by what the
  * IDs stand for rather than by their numbers.
  */
-import { formatHeapId, formatCallbackKey } from '../report/values.js';
+import { formatHeapId, formatCallbackKey } from '../protocol/format.js';
 import type { Side } from '../trace/record.js';
 import { isFixedId, type Rec } from './model.js';
 
@@ -91,7 +91,7 @@ export interface Item {
   /** Return type, formatted. */
   readonly ret: string;
   readonly args: Tpl;
-  /** The callee for callback calls (`cb k1`), empty otherwise. */
+  /** The callee for callback calls (`callback k1`), empty otherwise. */
   readonly callee: Tpl;
   readonly result: Tpl;
   readonly status: ItemStatus;
@@ -139,7 +139,7 @@ export function makeItem(d: ItemDraft): Item {
 const LITERAL_CUT = 60;
 
 export function renderRef(r: RefSlot, exact: boolean): string {
-  if (r.rec.kind === 'cb') return `cb ${exact ? formatCallbackKey(r.raw ?? r.rec.raw) : r.rec.name}`;
+  if (r.rec.kind === 'cb') return `callback ${exact ? formatCallbackKey(r.raw ?? r.rec.raw) : r.rec.name}`;
   if (exact) return r.raw === undefined ? '#?' : `#${r.raw}`;
   return r.rec.unknown ? r.rec.name : `#${r.rec.name}`;
 }
@@ -157,8 +157,11 @@ const STATUS_TEXT: Record<ItemStatus, string> = { done: '', open: '…', 'no-ans
 export function renderItem(it: Item, exact: boolean): string {
   const result = it.status === 'done' ? renderTpl(it.result, exact) : STATUS_TEXT[it.status];
   const callee = it.callee.refs.length ? ` ${renderTpl(it.callee, exact)}` : '';
+  // The callee reads `callback k1` already: `callback k1(…)`, `return from callback k1`.
+  const title = callee.startsWith(' callback ') && it.title.endsWith('callback') ? it.title.slice(0, -'callback'.length).trimEnd() : it.title;
   const ret = `-> ${it.ret}${result ? ` ${result}` : ''}`;
   const prelude = it.prelude ? ` [${it.prelude}]` : '';
-  if (it.kind === 'return') return `${it.title}${callee} ${ret}`;
-  return `${it.title}${callee}(${renderTpl(it.args, exact)}) ${ret}${prelude}`;
+  const head = `${title}${title ? callee : callee.trimStart()}`;
+  if (it.kind === 'return') return `${head} ${ret}`;
+  return `${head}(${renderTpl(it.args, exact)}) ${ret}${prelude}`;
 }

@@ -61,6 +61,11 @@ export interface FindingLocation {
   ctx?: string;
   /** 1-based number of the message in its conversation ("msg 3"; both sides' copies share it). */
   message?: number;
+  /**
+   * Set when the recording side replayed this message after a later one (the copies crossed,
+   * or it reached that side late): the message that side had replayed just before.
+   */
+  ranAfter?: number;
 }
 
 /** Where a heap ID came from, on one side. */

@@ -73,11 +73,18 @@ export type AnalyzeSource = AsyncIterable<TraceRecord> | Iterable<TraceRecord> |
 export interface FirstDivergence {
   /** Index in `findings` of the root cause. */
   finding: number;
-  /** The messages around it, summarised (up to 4 before, 3 after). */
+  /** The root's own message number (as in its location). */
+  message: number;
+  /** The messages around it, in message order (up to 3 before and 3 after). */
   window: MessageSummary[];
-  /** Both models just after the divergence was detected (preferred reading). */
+  /** Each model just after it replayed its copy of that message (preferred reading). */
   rustState: RustSnapshot;
   jsState: JsSnapshot;
+  /**
+   * The message each state is taken after: `message`, unless that side never replayed it, or
+   * replayed it too long before the root was reported to keep its state; then the last message.
+   */
+  stateAfter: { rust: number; js: number };
 }
 
 export interface AnalysisSummary {
@@ -131,7 +138,8 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
       captures.length = 0;
       captures.push(c);
     },
-    hasCapture: () => false,
+    // A session after the one that captured the first divergence cannot replace it.
+    hasCapture: (session: number) => captures.length > 0 && captures[0]!.session < session,
   };
   const maxActive = Math.max(1, options.maxActiveSessions ?? 256);
   let sessionCount = 0;
@@ -143,7 +151,9 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
     if (oldest.done) return;
     const [key, s] = oldest.value;
     sessions.delete(key);
-    s.note(`finished early: more than ${maxActive} sessions were active at once and this one had been idle the longest`);
+    // Not a problem in itself (sessions that run one after another all end this way); it
+    // matters only if the ctx shows up again, which the next session then says.
+    s.note(`ended when idle: ${maxActive} newer sessions had started since its last record (sessions are ended when idle, to bound memory)`);
     s.finish();
     retired.push(s.summary());
     collector.forget(s.order);
@@ -159,7 +169,7 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
       return s;
     }
     s = new Session(ctx, sessionCount++, env);
-    if (retiredKeys.has(key)) s.note('this ctx was seen before and finished early (too many sessions at once); it starts over here without its earlier state');
+    if (retiredKeys.has(key)) s.note(`this ctx was seen before, and ended when idle after ${maxActive} newer sessions had started; it starts over here without its earlier state`);
     sessions.set(key, s);
     for (const m of pendingMeta.get(key) ?? []) s.meta(m);
     pendingMeta.delete(key);
@@ -189,7 +199,8 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
   for (const c of captures) {
     const idx = idMap.get(c.findingId);
     if (idx === undefined) continue;
-    if (!first || idx < first.finding) first = { finding: idx, window: c.window, rustState: c.rustState, jsState: c.jsState };
+    if (!c.rust || !c.js) continue;
+    if (!first || idx < first.finding) first = { finding: idx, message: c.message, window: c.window, rustState: c.rust.state, jsState: c.js.state, stateAfter: { rust: c.rust.message, js: c.js.message } };
   }
   const bySeverity: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
   const byKind: Record<string, number> = {};

@@ -5,6 +5,7 @@
  * is not on the wire, so every open R-Eval keeps an op window (allocators.md §8) and only
  * the ops before the window's start are committed until its J-Resp.
  */
+import { formatCallbackKey } from '../protocol/format.js';
 import type { DecodedMessage, JEvalBody, JRespBody, JsCall, Op, REvalBody, RRespBody } from '../protocol/messages.js';
 import { forEachCallback, forEachRef, type Value } from '../protocol/values.js';
 import type { TypeDef } from '../protocol/types.js';
@@ -881,9 +882,9 @@ export class JsModel {
           ref++;
           if (frame.threw) return;
           const origin: Origin = { no: lm.no, ref, arg: i + 1 };
-          const fn = `callback ${call.key}`;
+          const fn = `callback ${formatCallbackKey(call.key)}`;
           if (r.kind === 'borrowed') {
-            const v = this.val(origin, `borrowed argument ${i + 1} of callback ${call.key} in msg ${lm.no}`, fn, at);
+            const v = this.val(origin, `borrowed argument ${i + 1} of callback ${formatCallbackKey(call.key)} in msg ${lm.no}`, fn, at);
             try {
               this.heap.addBorrowedRef(v);
             } catch (e) {
@@ -893,7 +894,7 @@ export class JsModel {
                 kind: 'borrow-stack-overflow',
                 severity: 'error',
                 key,
-                message: `callback ${call.key} in msg ${lm.no} takes a borrowed reference with the borrow stack already at slot ${this.heap.model.pointer}: more than 127 borrowed references alive (JS throws, Rust panics)`,
+                message: `callback ${formatCallbackKey(call.key)} in msg ${lm.no} takes a borrowed reference with the borrow stack already at slot ${this.heap.model.pointer}: more than 127 borrowed references alive (JS throws, Rust panics)`,
                 location: at,
               });
               frame.threw = key;
@@ -901,7 +902,7 @@ export class JsModel {
             return;
           }
           const freeBefore = this.allocator === 'freelist' ? this.heap.model.freeList() : [];
-          const v = this.val(origin, `argument ${i + 1} of callback ${call.key} in msg ${lm.no}`, fn, at, freeBefore.length > 0);
+          const v = this.val(origin, `argument ${i + 1} of callback ${formatCallbackKey(call.key)} in msg ${lm.no}`, fn, at, freeBefore.length > 0);
           if (this.allocator === 'explicit') {
             frame.deferred ??= this.heap.newDeferred();
             this.heap.deferPush(frame.deferred, v);

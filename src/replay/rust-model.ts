@@ -3,6 +3,7 @@
  * Rust peer sees and does: the R-messages it sends (encode-time events) and the
  * J-messages it takes (decode-time events), in Rust's order.
  */
+import { formatCallbackKey } from '../protocol/format.js';
 import type { DecodedMessage, JEvalBody, JRespBody, Op, REvalBody, RRespBody } from '../protocol/messages.js';
 import { forEachRef, type Value } from '../protocol/values.js';
 import type { FindingLocation } from './findings.js';
@@ -548,16 +549,16 @@ export class RustModel {
         forEachRef(arg, (r) => {
           ref++;
           const origin: Origin = { no: lm.no, ref, arg: i + 1 };
-          const fn = `callback ${call.key}`;
+          const fn = `callback ${formatCallbackKey(call.key)}`;
           const at = locationOf(this.ctx, lm, 'rust');
           if (r.kind === 'borrowed') {
-            const what = `borrowed argument ${i + 1} of callback ${call.key} in msg ${lm.no}`;
+            const what = `borrowed argument ${i + 1} of callback ${formatCallbackKey(call.key)} in msg ${lm.no}`;
             if (this.borrowPointer <= 1) {
               out.add({
                 kind: 'borrow-stack-overflow',
                 severity: 'error',
                 key: `borrow-stack-overflow|${lm.no}`,
-                message: `callback ${call.key} in msg ${lm.no} takes a borrowed reference with the borrow stack already at slot ${this.borrowPointer}: more than 127 borrowed references alive (Rust panics, JS throws)`,
+                message: `callback ${formatCallbackKey(call.key)} in msg ${lm.no} takes a borrowed reference with the borrow stack already at slot ${this.borrowPointer}: more than 127 borrowed references alive (Rust panics, JS throws)`,
                 location: at,
               });
               return;
@@ -568,7 +569,7 @@ export class RustModel {
             this.lastBorrow.set(this.borrowPointer, info);
             return;
           }
-          const what = `argument ${i + 1} of callback ${call.key} in msg ${lm.no}`;
+          const what = `argument ${i + 1} of callback ${formatCallbackKey(call.key)} in msg ${lm.no}`;
           this.allocDecoded(origin, what, fn, at, r.id, lm, out, intent);
         });
       });

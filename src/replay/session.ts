@@ -3,6 +3,7 @@
  * findings that belong to the conversation rather than to an allocator (decode problems,
  * exchanges that never ended, records lost or differing between the two sides).
  */
+import { formatCallbackKey } from '../protocol/format.js';
 import { ConversationDecoder } from '../protocol/decoder.js';
 import { HelperTable, type SymbolTable } from '../protocol/helpers.js';
 import type { RevisionSource } from '../protocol/stream.js';
@@ -45,6 +46,8 @@ export interface ReplayStep {
   readonly readings: number;
   /** The record's `t=` (microseconds), when it has one. */
   readonly t?: number;
+  /** The record replayed (the side's own copy), so that a caller can number records by message. */
+  readonly record?: MessageRecord;
 }
 
 export interface LeakGroup {
@@ -56,7 +59,8 @@ export interface LeakGroup {
 export interface SessionSummary {
   ctx: string | undefined;
   revision: Revision;
-  revisionSource: RevisionSource;
+  /** `default`: no meta record, no --rev, and nothing in the bytes to guess from. */
+  revisionSource: RevisionSource | 'default';
   helperSource: SessionHelperSource;
   allocator: 'model' | 'js-heap file';
   /** Which sides recorded this session. */
@@ -92,10 +96,14 @@ export interface MessageSummary {
 export interface DivergenceCapture {
   readonly findingId: number;
   readonly session: number;
+  /** Its replay position, by which findings are ordered. */
+  readonly at: number;
+  /** The root's own message: the window and both states are taken around it, not where it was reported. */
+  readonly message: number;
   readonly window: MessageSummary[];
-  readonly rustState: RustSnapshot;
-  readonly jsState: JsSnapshot;
-  after: number;
+  /** Each model just after it replayed its copy of `message` (or, when that was too long ago, the message named). */
+  rust?: { readonly message: number; readonly state: RustSnapshot };
+  js?: { readonly message: number; readonly state: JsSnapshot };
 }
 
 export interface SessionEnv {
@@ -113,7 +121,8 @@ export interface SessionEnv {
   /** Meta records without a ctx, in order (they apply to every session). */
   readonly globalMeta: MetaRecord[];
   readonly capture: (c: DivergenceCapture) => void;
-  readonly hasCapture: () => boolean;
+  /** Whether an earlier session captured the first divergence already (this one's cannot be first). */
+  readonly hasCapture: (session: number) => boolean;
 }
 
 /** Messages a session waits for before deciding between one and two recorded sides. */
@@ -126,8 +135,19 @@ const ALIGN_WINDOW = 32;
 const MAX_GAP_PLACEHOLDERS = 64;
 /** Unmatched records kept so a copy the other side recorded much later still pairs with them. */
 const LATE_POOL = 4096;
-const RECENT = 4;
-const AFTER = 3;
+/**
+ * Message summaries and model states kept per session, so that a root reported some steps
+ * after its own message (a reading resolved later, one side replayed ahead of the other)
+ * still shows the messages around it and the states at it.
+ */
+const RECENT = 64;
+/** Messages shown either side of the first divergence. */
+const AROUND = 3;
+
+function lastAt<T extends { message: number }>(list: readonly T[], message: number): T | undefined {
+  for (let i = list.length - 1; i >= 0; i--) if (list[i]!.message === message) return list[i];
+  return undefined;
+}
 
 /** Revisions where a stack closure passed while batching does not force a flush (before 19d5e63). */
 const STACK_CLOSURE_QUEUED: ReadonlySet<Revision> = new Set<Revision>(['legacy-freelist', 'legacy', 'reserved-count-slotmap']);
@@ -161,7 +181,7 @@ export class Session {
   private readonly sides = new Set<Side | 'unknown'>();
   private mode: 'one' | 'two' = 'one';
   private revision!: Revision;
-  private revisionSource!: RevisionSource;
+  private revisionSource!: RevisionSource | 'default';
   private helpers!: HelperTable;
   private mctx!: ModelContext;
   private replay!: Replay;
@@ -176,6 +196,13 @@ export class Session {
   private usesRealHeap = false;
   private recent: MessageSummary[] = [];
   private capture?: DivergenceCapture;
+  /** Recent per-side model states by message number (see RECENT); dropped once the capture is settled. */
+  private pastStates?: { rust: Array<{ message: number; step: number; state: RustSnapshot }>; js: Array<{ message: number; step: number; state: JsSnapshot }> } = { rust: [], js: [] };
+  private sideSteps = { rust: 0, js: 0 };
+  private stepsSinceCapture = 0;
+  /** Each side's last replayed message, and the messages it replayed after a later one (bounded). */
+  private lastNo = { rust: 0, js: 0 };
+  private ranLate = { rust: new BoundedMap<number, number>(4096), js: new BoundedMap<number, number>(4096) };
   private serialToNo = { rust: new BoundedMap<number, number>(65536), js: new BoundedMap<number, number>(65536) };
   private observed = new BoundedMap<number, true>(4096);
   // two-sided alignment
@@ -265,7 +292,7 @@ export class Session {
       const sample = this.held.filter((r): r is MessageRecord => r.kind === 'message');
       const guess = this.env.detectRevision(sample);
       this.revision = guess?.rev ?? this.env.defaultRevision ?? 'reserved-count';
-      this.revisionSource = 'guess';
+      this.revisionSource = guess ? 'guess' : 'default';
       this.notes.push(guess ? `revision guessed as ${this.revision} from the first messages (no meta record, no --rev)` : `revision unknown (no meta record, nothing to guess from); assumed ${this.revision}`);
     }
     this.helpers = new HelperTable(this.env.symbols);
@@ -330,6 +357,7 @@ export class Session {
     this.replay.finish();
     this.idEventHook();
     this.endOfTrace();
+    this.settleCapture();
   }
 
   // ---- one recorded side ----------------------------------------------------------------
@@ -605,6 +633,7 @@ export class Session {
     this.callbackLifetimes(lm, d, 'rust');
     if (e.fuzzy === 'differ' && e.partner?.rec && e.rec) this.bytesDiffer(lm, e.rec, e.partner.rec);
     this.advance(e, d);
+    this.beginStep('rust', lm.no);
     this.replay.rustStep(lm, d);
     this.stepHook(lm, d, 'rust');
     this.remember(lm, d, 'rust');
@@ -616,6 +645,7 @@ export class Session {
     const { lm, d } = decoded;
     if (e.partner?.processed && lm.rust) this.crossingCheck(e, lm);
     this.advance(e, d);
+    this.beginStep('js', lm.no);
     this.replay.jsStep(lm, d);
     this.stepHook(lm, d, 'js');
     this.exchangeEnds(lm, d, 'js');
@@ -654,16 +684,17 @@ export class Session {
       : allocating
         ? 'both allocate heap IDs, and each side handed them out in its own order'
         : 'part of the crossing above';
+    const crossing: Finding = {
+      kind: 'crossed-in-flight',
+      severity: 'error',
+      message: `msg ${a.no} and msg ${b.no} crossed in flight: Rust has msg ${a.no} first, JS has msg ${b.no} first; ${why}`,
+      location: locationOf(this.mctx, lm, 'js'),
+      detail: { rustOrder: [a.no, b.no], jsOrder: [b.no, a.no], inverted, allocating },
+    };
     const added = this.env.collector.add(
       this.order,
       this.at,
-      {
-        kind: 'crossed-in-flight',
-        severity: 'error',
-        message: `msg ${a.no} and msg ${b.no} crossed in flight: Rust has msg ${a.no} first, JS has msg ${b.no} first; ${why}`,
-        location: locationOf(this.mctx, lm, 'js'),
-        detail: { rustOrder: [a.no, b.no], jsOrder: [b.no, a.no], inverted, allocating },
-      },
+      crossing,
       { key: `crossed-in-flight|${Math.min(a.no, b.no)}|${Math.max(a.no, b.no)}`, ...(linked !== undefined ? { causedById: linked } : { forceRoot: true }) },
     );
     if (added) {
@@ -671,7 +702,7 @@ export class Session {
       for (const x of serials) {
         this.crossed.set(x, root);
       }
-      this.maybeCapture(added, 'crossed-in-flight', 'error');
+      this.maybeCapture(added, crossing, this.at);
     }
   }
 
@@ -822,7 +853,7 @@ export class Session {
         {
           kind: 'unknown-callback',
           severity: 'error',
-          message: `msg ${lm.no} calls callback ${call.key}, which Rust no longer has: ${gone.why}; Rust panics ("invalid handle")`,
+          message: `msg ${lm.no} calls callback ${formatCallbackKey(call.key)}, which Rust no longer has: ${gone.why}; Rust panics ("invalid handle")`,
           location: locationOf(this.mctx, lm, side),
           detail: { key: call.key, goneSince: gone.no },
         },
@@ -860,7 +891,7 @@ export class Session {
 
   private unanswered(x: Exchange, side: Side, why: string, at = this.at): void {
     const no = this.serialToNo[side].get(x.serial);
-    const what = x.kind === 'r-eval' ? `R-Eval${x.ops ? ` (${x.ops.length} op${x.ops.length === 1 ? '' : 's'})` : ''}` : `J-Eval${x.call?.kind === 'callback' ? ` (callback ${x.call.key})` : ''}`;
+    const what = x.kind === 'r-eval' ? `R-Eval${x.ops ? ` (${x.ops.length} op${x.ops.length === 1 ? '' : 's'})` : ''}` : `J-Eval${x.call?.kind === 'callback' ? ` (callback ${formatCallbackKey(x.call.key)})` : ''}`;
     const threw = this.replay.primary.js.threwIn(x.serial);
     this.addFinding(
       {
@@ -997,19 +1028,89 @@ export class Session {
     this.addFinding(f, { key: d.key, ...(d.causedByKey && { causedByKey: d.causedByKey }) });
   }
 
+  private beginStep(side: Side, no: number): void {
+    const after = this.lastNo[side];
+    this.lastNo[side] = no;
+    if (after <= no) return;
+    const late = this.ranLate[side];
+    late.set(no, after);
+  }
+
   private addFinding(f: Finding, o: Parameters<Collector['add']>[3], at = this.at): number | undefined {
+    // The side's copy of this message ran after a later message (it crossed, or was delivered
+    // late): say after which, so that "msg 7" found at the 607th record is not read as early.
+    const side = f.location.side;
+    const after = side !== undefined && f.location.message !== undefined ? this.ranLate[side].get(f.location.message) : undefined;
+    if (after !== undefined) f.location = { ...f.location, ranAfter: after };
     const added = this.env.collector.add(this.order, at, f, o);
-    if (added) this.maybeCapture(added, f.kind, f.severity);
+    if (added) this.maybeCapture(added, f, at);
     return added?.id;
   }
 
-  private maybeCapture(added: { id: number; root: boolean }, kind: FindingKind, severity: Severity): void {
-    if (!added.root || this.capture || this.env.hasCapture() || severity === 'info') return;
+  private maybeCapture(added: { id: number; root: boolean }, f: Finding, at: number): void {
+    if (!added.root || this.env.hasCapture(this.order) || f.severity === 'info') return;
+    const kind = f.kind;
     if (kind === 'trailing-bytes' || kind === 'non-ascii-string' || kind === 'records-lost' || kind === 'bad-record' || kind === 'side-missing-record') return;
     if (!this.replay) return;
+    const message = f.location.message ?? this.messages;
+    // A root reported later may still come first in the report (its reading resolved later).
+    if (this.capture && this.capture.at <= at) return;
+    const window = this.recent.filter((m) => Math.abs(m.message - message) <= AROUND).sort((a, b) => a.message - b.message);
+    const c: DivergenceCapture = { findingId: added.id, session: this.order, at, message, window };
+    const past = this.pastStates;
+    if (past) {
+      const rust = lastAt(past.rust, message);
+      const js = lastAt(past.js, message);
+      if (rust) c.rust = rust;
+      // JS commits an R-Eval's ops only when it learns where nested calls ran (often at the
+      // J-Resp, or the end): reported soon after its step of the message, its state now is
+      // that message's outcome; much later, the state just after the step is nearer.
+      if (js) c.js = this.sideSteps.js - js.step <= AROUND ? { message, state: this.replay.primary.js.snapshot() } : js;
+    }
+    this.capture = c;
+    this.stepsSinceCapture = 0;
+    this.env.capture(c);
+  }
+
+  /**
+   * After each step: keeps the side's state by message number while a first divergence may
+   * still need it, and hands it to a capture waiting for that side to reach the root's message.
+   */
+  private noteState(lm: LMsg, side: Side): void {
+    const past = this.pastStates;
+    if (!past) return;
+    if (this.env.hasCapture(this.order)) {
+      this.pastStates = undefined;
+      return;
+    }
+    const c = this.capture;
+    if (c && ++this.stepsSinceCapture > RECENT) {
+      this.settleCapture();
+      return;
+    }
     const w = this.replay.primary;
-    this.capture = { findingId: added.id, session: this.order, window: [...this.recent], rustState: w.rust.snapshot(), jsState: w.js.snapshot(), after: 0 };
-    this.env.capture(this.capture);
+    const step = ++this.sideSteps[side];
+    if (side === 'rust') {
+      const entry = { message: lm.no, step, state: w.rust.snapshot() };
+      past.rust.push(entry);
+      if (past.rust.length > RECENT) past.rust.shift();
+      if (c && !c.rust && lm.no === c.message) c.rust = entry;
+    } else {
+      const entry = { message: lm.no, step, state: w.js.snapshot() };
+      past.js.push(entry);
+      if (past.js.length > RECENT) past.js.shift();
+      if (c && !c.js && lm.no === c.message) c.js = entry;
+    }
+  }
+
+  /** A side that never reached the root's message (or did so too long ago) shows its state now, labelled with its message. */
+  private settleCapture(): void {
+    const c = this.capture;
+    this.pastStates = undefined;
+    if (!c || !this.replay) return;
+    const w = this.replay.primary;
+    c.rust ??= { message: this.messages, state: w.rust.snapshot() };
+    c.js ??= { message: this.messages, state: w.js.snapshot() };
   }
 
   private observe(lm: LMsg, d: DecodedMessage): void {
@@ -1044,13 +1145,15 @@ export class Session {
 
   private stepHook(lm: LMsg, d: DecodedMessage, side: Side): void {
     this.idEventHook();
+    this.noteState(lm, side);
     const hook = this.env.onStep;
     if (!hook) return;
     const w = this.replay.primary;
     const js = w.js.borrowState();
     const rust = w.rust.borrowState();
     const jsNext = w.js.counter();
-    const t = recordOf(lm, side)?.t;
+    const record = recordOf(lm, side);
+    const t = record?.t;
     hook({
       ctx: this.ctx,
       message: lm.no,
@@ -1061,6 +1164,7 @@ export class Session {
       js: { live: w.js.liveCount(), ...(jsNext !== undefined && { nextId: jsNext }), borrowPointer: js.pointer, borrowFrames: js.frames, scopes: w.js.heap.model.scopes() },
       readings: this.replay.worlds.length,
       ...(t !== undefined && { t }),
+      ...(record && { record }),
     });
   }
 
@@ -1068,9 +1172,10 @@ export class Session {
     const s: MessageSummary = { message: lm.no, side, kind: d.kind ?? 'unreadable', depth: d.depth, text: summarize(d, this.mctx), location: locationOf(this.mctx, lm, side === 'js' ? 'js' : 'rust') };
     this.recent.push(s);
     if (this.recent.length > RECENT) this.recent.shift();
-    if (this.capture && this.capture.after < AFTER && !this.capture.window.some((m) => m.message === lm.no)) {
-      this.capture.window.push(s);
-      this.capture.after++;
+    const c = this.capture;
+    if (c && Math.abs(lm.no - c.message) <= AROUND && !c.window.some((m) => m.message === lm.no)) {
+      const at = c.window.findIndex((m) => m.message > lm.no);
+      c.window.splice(at < 0 ? c.window.length : at, 0, s);
     }
   }
 
@@ -1200,14 +1305,14 @@ function summarize(d: DecodedMessage, ctx: ModelContext): string {
       const pre = b.reservedCount !== undefined ? ` N=${b.reservedCount}` : b.reservedIds ? ` reserved [${b.reservedIds.join(', ')}]` : '';
       const ops = b.ops.slice(0, 6).map((o) => {
         const args = o.args
-          .map((a) => (a.kind === 'heapref' ? `#${a.id}` : a.kind === 'callback' ? `cb ${a.key}` : a.kind === 'int' ? String(a.value) : a.kind === 'string' ? JSON.stringify(a.value.slice(0, 12)) : a.kind))
+          .map((a) => (a.kind === 'heapref' ? `#${a.id}` : a.kind === 'callback' ? `callback ${formatCallbackKey(a.key)}` : a.kind === 'int' ? String(a.value) : a.kind === 'string' ? JSON.stringify(a.value.slice(0, 12)) : a.kind))
           .join(', ');
         return `${ctx.fnName(o)}(${args})`;
       });
       return `R-Eval${pre}: ${ops.join('; ')}${b.ops.length > 6 ? `; … ${b.ops.length - 6} more` : ''}`;
     }
     case 'j-eval':
-      return b.call.kind === 'callback' ? `J-Eval callback ${b.call.key}${b.call.type ? ` ${formatSignature(b.call.type)}` : ''}` : `J-Eval ${b.call.kind}`;
+      return b.call.kind === 'callback' ? `J-Eval callback ${formatCallbackKey(b.call.key)}${b.call.type ? ` ${formatSignature(b.call.type)}` : ''}` : `J-Eval ${b.call.kind}`;
     case 'j-resp':
       return `J-Resp${b.evaluateId !== undefined ? ` id ${b.evaluateId}` : ''} (${b.results.length} result${b.results.length === 1 ? '' : 's'})`;
     case 'r-resp':

@@ -1,52 +1,296 @@
 import type { ChalkInstance } from 'chalk';
-import type { AnalysisResult, Finding, JsSnapshot, RustSnapshot, SessionSummary, Severity } from '../replay/index.js';
+import { FINDING_INFO, type AnalysisResult, type Finding, type FindingKind, type JsSnapshot, type RustSnapshot, type SessionSummary, type Severity } from '../replay/index.js';
+import { findingIds } from './finding-ids.js';
+import { FINDING_HELP, findingDocsLink } from './help.js';
 import { formatFindingLocation } from './location.js';
 
+/**
+ * The text report of `analyze`, readable at any size: the verdict first, then tables by kind
+ * and by session, then the root causes grouped by kind (the first in full, a few more places,
+ * the rest counted), the first divergence, and what was alive at the end. Every list is capped
+ * and says how much it left out.
+ */
+
 export interface TextReportOptions {
-  /** Only the summary line and the root causes, one line each. */
+  /** Only the verdict and one line per group of root causes. */
   readonly quiet?: boolean;
-  /** Consequences listed under each root before the rest are only counted. */
+  /** Consequences listed under a root before the rest are only counted. */
   readonly consequencesShown?: number;
+  /** Root causes printed in all (in full or as a one-line place); the rest are counted. */
+  readonly maxFindings?: number;
+  /** Places listed under a group after its first root (default 4; all when filtering). */
+  readonly placesPerGroup?: number;
+  /** Finding IDs, parallel to `result.findings` (computed when absent). */
+  readonly ids?: readonly string[];
+  /** Which findings to report (indexes into `result.findings`); all when absent. */
+  readonly shown?: ReadonlySet<number>;
+  /** Said under the verdict when a filter is active. */
+  readonly filterNote?: string;
 }
 
+export const DEFAULT_MAX_FINDINGS = 50;
 const SEVERITY_ORDER: readonly Severity[] = ['error', 'warning', 'info'];
+/** Headlines are kept to about this many columns; the detail goes on the lines under them. */
+const HEADLINE = 104;
+/** Sessions described one by one up to this many; beyond, descriptions and notes are tallied. */
+const SESSIONS_LISTED = 3;
+const TABLE_ROWS = 10;
+/** Kinds that say a record could not be read, not that the allocators disagree. */
+const UNREADABLE: ReadonlySet<FindingKind> = new Set<FindingKind>(['bad-record', 'records-lost']);
 
 function plural(n: number, word: string, many = `${word}s`): string {
-  return `${n} ${n === 1 ? word : many}`;
+  return `${n.toLocaleString('en-US')} ${n === 1 ? word : many}`;
 }
 
 function paint(color: ChalkInstance, s: Severity): ChalkInstance {
   return s === 'error' ? color.red : s === 'warning' ? color.yellow : color.blue;
 }
 
-function sessionLine(s: SessionSummary): string {
-  const label = s.ctx !== undefined ? `session ctx=${s.ctx}` : 'session';
-  const sides = s.sides.join('+');
-  return `${label}: ${s.revision} (${s.revisionSource === 'guess' ? 'guessed from the bytes' : `from ${s.revisionSource === 'meta' ? 'the meta record' : '--rev'}`}), recorded by ${sides}, helpers ${s.helperSource === 'heuristic' ? 'found by the signature heuristic' : `named by ${s.helperSource}`}, JS allocator: ${s.allocator === 'model' ? 'built-in model' : 'the --js-heap file'}`;
+function clipText(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const cut = s.slice(0, max - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > max / 2 ? cut.slice(0, space) : cut).replace(/[\s,;:]+$/, '')}…`;
+}
+
+const REVISION_SOURCE: Record<SessionSummary['revisionSource'], string> = {
+  option: 'from --rev',
+  meta: 'from the meta record',
+  guess: 'guessed from the bytes',
+  default: 'assumed: nothing to guess from',
+};
+
+/** A session's description without its label (sessions with the same one are tallied). */
+function sessionDescription(s: SessionSummary): string {
+  const helpers = s.helperSource === 'heuristic' ? 'found by the signature heuristic' : s.helperSource === 'none' ? 'not named (no fn.* meta, no --symbols)' : `named by ${s.helperSource}`;
+  return `${s.revision} (${REVISION_SOURCE[s.revisionSource]}), recorded by ${s.sides.join('+')}, helpers ${helpers}, JS allocator: ${s.allocator === 'model' ? 'built-in model' : 'the --js-heap file'}`;
+}
+
+function sessionLabel(s: SessionSummary): string {
+  return s.ctx !== undefined ? `ctx=${s.ctx}` : '(no ctx)';
 }
 
 function countsLine(s: SessionSummary): string {
   return `${plural(s.messages, 'message')}, ${plural(s.ops, 'op')}, heap IDs created rust ${s.heapIdsCreated.rust} / js ${s.heapIdsCreated.js}, freed ${s.heapIdsFreed.rust} / ${s.heapIdsFreed.js}, alive at end ${s.liveAtEnd.rust} / ${s.liveAtEnd.js}, max depth ${s.maxDepth}`;
 }
 
-/** The one-line verdict at the top (and the whole output with --quiet). */
-export function summaryLine(result: AnalysisResult, color: ChalkInstance): string {
-  const s = result.summary;
-  if (s.findings === 0) return color.green(`✔ no findings: ${plural(s.messages, 'message')} in ${plural(s.sessions, 'session')} replayed, both allocators agree`);
-  const mark = s.bySeverity.error ? color.red('✖') : s.bySeverity.warning ? color.yellow('!') : color.blue('i');
-  return `${mark} ${plural(s.roots, 'root cause')}, ${plural(s.consequences, 'consequence')} (${plural(s.bySeverity.error, 'error')}, ${plural(s.bySeverity.warning, 'warning')}, ${s.bySeverity.info} info) in ${plural(s.messages, 'message')}, ${plural(s.sessions, 'session')}`;
+function sessionNotes(s: SessionSummary): string[] {
+  const notes = [...s.notes];
+  if (s.readings.truncated) notes.push(`more readings of an ambiguous stretch than followed (${s.readings.max}); some findings may be possible rather than definite`);
+  for (const [kind, n] of Object.entries(s.suppressed)) notes.push(`${n} more ${kind} findings not listed`);
+  return notes;
 }
 
-function findingHead(f: Finding, color: ChalkInstance): string {
+interface Counts {
+  roots: number;
+  unreadable: number;
+  consequences: number;
+  bySeverity: Record<Severity, number>;
+}
+
+function countOf(result: AnalysisResult, shown: ReadonlySet<number> | undefined): Counts {
+  const c: Counts = { roots: 0, unreadable: 0, consequences: 0, bySeverity: { error: 0, warning: 0, info: 0 } };
+  result.findings.forEach((f, i) => {
+    if (shown && !shown.has(i)) return;
+    c.bySeverity[f.severity]++;
+    if (f.causedBy !== undefined) c.consequences++;
+    else if (UNREADABLE.has(f.kind)) c.unreadable++;
+    else c.roots++;
+  });
+  return c;
+}
+
+/**
+ * The one-line verdict at the top. Records that could not be read are counted as such, not
+ * as root causes of a divergence.
+ */
+export function summaryLine(result: AnalysisResult, color: ChalkInstance, shown?: ReadonlySet<number>): string {
+  const s = result.summary;
+  const c = countOf(result, shown);
+  const total = c.bySeverity.error + c.bySeverity.warning + c.bySeverity.info;
+  const scope = `in ${plural(s.messages, 'message')}, ${plural(s.sessions, 'session')}`;
+  if (total === 0) {
+    return shown && result.findings.length > 0
+      ? color.green(`✔ no findings match the filter (${plural(result.findings.length, 'finding')} ${scope})`)
+      : color.green(`✔ no findings: ${plural(s.messages, 'message')} in ${plural(s.sessions, 'session')} replayed, both allocators agree`);
+  }
+  const mark = c.bySeverity.error ? color.red('✖') : c.bySeverity.warning ? color.yellow('!') : color.blue('i');
+  const parts: string[] = [];
+  if (c.roots || !c.unreadable) parts.push(plural(c.roots, 'root cause'));
+  if (c.consequences) parts.push(plural(c.consequences, 'consequence'));
+  if (c.unreadable) parts.push(plural(c.unreadable, 'unreadable record'));
+  return `${mark} ${parts.join(', ')} (${plural(c.bySeverity.error, 'error')}, ${plural(c.bySeverity.warning, 'warning')}, ${c.bySeverity.info} info) ${scope}`;
+}
+
+/** Root causes of one kind, severity and certainty, in list order across sessions. */
+export interface FindingGroup {
+  readonly kind: FindingKind;
+  readonly severity: Severity;
+  readonly certainty: Finding['certainty'];
+  /** Indexes into `result.findings`. */
+  readonly roots: number[];
+  consequences: number;
+  readonly sessions: Set<string>;
+}
+
+export function groupRoots(result: AnalysisResult, shown?: ReadonlySet<number>): FindingGroup[] {
+  const groups = new Map<string, FindingGroup>();
+  result.findings.forEach((f, i) => {
+    if (shown && !shown.has(i)) return;
+    // Filtered, a consequence whose root is left out is listed as a root of its own.
+    if (f.causedBy !== undefined && (!shown || shown.has(f.causedBy))) return;
+    const key = `${f.severity}|${f.kind}|${f.certainty ?? ''}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { kind: f.kind, severity: f.severity, certainty: f.certainty, roots: [], consequences: 0, sessions: new Set() }));
+    g.roots.push(i);
+    g.consequences += f.consequences ?? 0;
+    g.sessions.add(f.location.ctx ?? '');
+  });
+  const order = (s: Severity): number => SEVERITY_ORDER.indexOf(s);
+  return [...groups.values()].sort((a, b) => order(a.severity) - order(b.severity) || a.roots[0]! - b.roots[0]!);
+}
+
+function headline(f: Finding, color: ChalkInstance, tally?: string): string {
   const sev = paint(color, f.severity);
   const certainty = f.certainty ? ` (${f.certainty})` : '';
-  return `${sev(`${f.severity}[${f.kind}]`)}${certainty} ${color.dim(formatFindingLocation(f.location))}`;
+  const head = `${f.severity}[${f.kind}]${certainty}: `;
+  const after = tally ? ` (${tally})` : '';
+  const room = Math.max(30, HEADLINE - head.length - after.length);
+  let summary = FINDING_INFO[f.kind].summary;
+  // A parenthesis is the first thing to go when the line is too long.
+  if (summary.length > room && summary.includes(' (')) summary = summary.slice(0, summary.indexOf(' ('));
+  summary = clipText(summary, room);
+  return `${sev.bold(`${f.severity}[${f.kind}]`)}${certainty}: ${summary}${after}`;
 }
 
-function provenanceLines(f: Finding, color: ChalkInstance, pad: string): string[] {
-  return (f.provenance ?? []).map(
-    (p) => `${pad}${color.dim(`${p.side} #${p.id}: ${p.createdBy} at ${formatFindingLocation(p.createdAt)}${p.freedAt ? `, freed at ${formatFindingLocation(p.freedAt)}` : ''}`)}`,
-  );
+function locationLine(f: Finding, id: string | undefined, color: ChalkInstance): string {
+  const l = f.location;
+  const msg = l.message !== undefined && l.ranAfter === undefined ? ` (msg ${l.message})` : '';
+  const ids = f.rustId !== undefined || f.jsId !== undefined ? `  Rust #${f.rustId ?? '—'}, JS #${f.jsId ?? '—'}` : '';
+  return `${color.cyan('-->')} ${formatFindingLocation(l)}${msg}${ids}${id ? `  ${color.dim(`id ${id}`)}` : ''}`;
+}
+
+/** Provenance lines: the key information of an ID finding, so never dimmed. */
+export function provenanceLines(f: Finding): string[] {
+  return (f.provenance ?? []).map((p) => `${p.side} #${p.id}: ${p.createdBy} at ${formatFindingLocation(p.createdAt)}${p.freedAt ? `, freed at ${formatFindingLocation(p.freedAt)}` : ''}`);
+}
+
+export function helpLine(kind: FindingKind, color: ChalkInstance): string {
+  return `${color.cyan('= help:')} ${FINDING_HELP[kind]} (${findingDocsLink(kind)})`;
+}
+
+/** One finding in full: headline, location, message, provenance, consequences, help. */
+export function findingBlock(
+  result: AnalysisResult,
+  index: number,
+  ids: readonly string[],
+  color: ChalkInstance,
+  opts: { pad: string; consequencesShown: number; tally?: string; help?: boolean },
+): string[] {
+  const f = result.findings[index]!;
+  const pad = opts.pad;
+  const out = [`${pad}${headline(f, color, opts.tally)}`, `${pad}  ${locationLine(f, ids[index], color)}`, `${pad}  ${color.cyan('=')} ${f.message}`];
+  for (const p of provenanceLines(f)) out.push(`${pad}    ${p}`);
+  if (f.consequences) {
+    const consequences: number[] = [];
+    result.findings.forEach((c, i) => {
+      if (c.causedBy === index) consequences.push(i);
+    });
+    const byKind = new Map<string, number>();
+    for (const i of consequences) byKind.set(result.findings[i]!.kind, (byKind.get(result.findings[i]!.kind) ?? 0) + 1);
+    const kinds = [...byKind].map(([k, n]) => `${k} ×${n}`).join(', ');
+    out.push(`${pad}  ↳ ${plural(f.consequences, 'consequence')}${kinds ? `: ${kinds}` : ''}`);
+    for (const i of consequences.slice(0, opts.consequencesShown)) {
+      const c = result.findings[i]!;
+      out.push(`${pad}    ${color.dim('·')} ${paint(color, c.severity)(`${c.severity}[${c.kind}]`)}${c.certainty ? ` (${c.certainty})` : ''} ${color.dim(formatFindingLocation(c.location))} ${c.message}${ids[i] ? color.dim(`  id ${ids[i]}`) : ''}`);
+    }
+    if (consequences.length > opts.consequencesShown) out.push(`${pad}    ${color.dim(`· … ${consequences.length - opts.consequencesShown} more (--explain ${ids[index] ?? 'ID'} lists them)`)}`);
+  }
+  if (opts.help !== false) out.push(`${pad}  ${helpLine(f.kind, color)}`);
+  return out;
+}
+
+/** Columns whose cells are all numbers (the header aside) are right-aligned. */
+function table(rows: string[][], pad: string): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const numeric = rows[0]!.map((_, c) => rows.slice(1).every((r) => /^[\d,]*$/.test(r[c] ?? '')));
+  return rows.map((r) => `${pad}${r.map((cell, c) => (numeric[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ')}`.trimEnd());
+}
+
+function kindTable(groups: readonly FindingGroup[], result: AnalysisResult, shown?: ReadonlySet<number>): string[] {
+  const byKind = new Map<string, { severity: Severity; roots: number; consequences: number; sessions: Set<string> }>();
+  result.findings.forEach((f, i) => {
+    if (shown && !shown.has(i)) return;
+    const key = f.kind;
+    let e = byKind.get(key);
+    if (!e) byKind.set(key, (e = { severity: f.severity, roots: 0, consequences: 0, sessions: new Set() }));
+    if (f.causedBy === undefined) e.roots++;
+    else e.consequences++;
+    e.sessions.add(f.location.ctx ?? '');
+    if (SEVERITY_ORDER.indexOf(f.severity) < SEVERITY_ORDER.indexOf(e.severity)) e.severity = f.severity;
+  });
+  void groups;
+  const entries = [...byKind].sort((a, b) => SEVERITY_ORDER.indexOf(a[1].severity) - SEVERITY_ORDER.indexOf(b[1].severity) || b[1].roots - a[1].roots || b[1].consequences - a[1].consequences);
+  const rows = [['kind', 'roots', 'consequences', 'sessions', 'severity']];
+  for (const [kind, e] of entries.slice(0, TABLE_ROWS * 2)) rows.push([kind, String(e.roots), String(e.consequences), String(e.sessions.size), e.severity]);
+  const out = ['by kind', ...table(rows, '  ')];
+  if (entries.length > TABLE_ROWS * 2) out.push(`  … ${entries.length - TABLE_ROWS * 2} more kinds`);
+  return out;
+}
+
+function sessionTable(result: AnalysisResult, ids: readonly string[], shown?: ReadonlySet<number>): string[] {
+  const per = new Map<string, { errors: number; warnings: number; first?: number }>();
+  result.findings.forEach((f, i) => {
+    if (shown && !shown.has(i)) return;
+    const key = f.location.ctx ?? '';
+    let e = per.get(key);
+    if (!e) per.set(key, (e = { errors: 0, warnings: 0 }));
+    if (f.severity === 'error') e.errors++;
+    else if (f.severity === 'warning') e.warnings++;
+    if (e.first === undefined && f.causedBy === undefined && f.severity !== 'info') e.first = i;
+  });
+  const sessions = result.sessions.map((s, n) => ({ s, n: n + 1, e: per.get(s.ctx ?? '') ?? { errors: 0, warnings: 0 } }));
+  const withFindings = sessions.filter((x) => x.e.errors + x.e.warnings > 0);
+  withFindings.sort((a, b) => b.e.errors - a.e.errors || b.e.warnings - a.e.warnings || a.n - b.n);
+  const rows = [['#', 'session', 'messages', 'errors', 'warnings', 'first root cause']];
+  for (const x of withFindings.slice(0, TABLE_ROWS)) {
+    const f = x.e.first !== undefined ? result.findings[x.e.first] : undefined;
+    rows.push([String(x.n), sessionLabel(x.s), String(x.s.messages), String(x.e.errors), String(x.e.warnings), f ? `${f.kind} msg ${f.location.message ?? '?'} (id ${ids[x.e.first!]})` : '']);
+  }
+  const clean = sessions.length - withFindings.length;
+  const out = [`by session (${withFindings.length > TABLE_ROWS ? `the ${TABLE_ROWS} with the most errors of ` : ''}${plural(withFindings.length, 'session')} with findings; ${clean} clean)`];
+  if (withFindings.length) out.push(...table(rows, '  '));
+  if (withFindings.length > TABLE_ROWS) out.push(`  … ${withFindings.length - TABLE_ROWS} more sessions with findings (--session N or --ctx LABEL shows one)`);
+  return out;
+}
+
+/** Identical lines tallied: `text` once, with how many sessions gave it. */
+function tally(lines: Iterable<string>, max: number): Array<{ text: string; n: number }> & { more?: number } {
+  const counts = new Map<string, number>();
+  for (const l of lines) counts.set(l, (counts.get(l) ?? 0) + 1);
+  const all = [...counts].map(([text, n]) => ({ text, n }));
+  const shown: Array<{ text: string; n: number }> & { more?: number } = all.slice(0, max);
+  if (all.length > max) shown.more = all.length - max;
+  return shown;
+}
+
+function sessionLines(result: AnalysisResult, color: ChalkInstance): string[] {
+  const out: string[] = [];
+  if (result.sessions.length <= SESSIONS_LISTED) {
+    for (const s of result.sessions) {
+      out.push(`  ${s.ctx !== undefined ? `session ctx=${s.ctx}` : 'session'}: ${sessionDescription(s)}`);
+      out.push(`  ${color.dim(countsLine(s))}`);
+      for (const n of tally(sessionNotes(s), 20)) out.push(`  ${color.yellow('note:')} ${n.text}`);
+    }
+    return out;
+  }
+  const descriptions = tally(result.sessions.map(sessionDescription), 5);
+  for (const d of descriptions) out.push(`  ${plural(d.n, 'session')}: ${d.text}`);
+  if (descriptions.more) out.push(`  … ${descriptions.more} more kinds of session`);
+  const notes = tally(result.sessions.flatMap(sessionNotes), 8);
+  for (const n of notes) out.push(`  ${color.yellow('note:')} ${n.n > 1 ? `(${plural(n.n, 'session')}) ` : ''}${n.text}`);
+  if (notes.more) out.push(`  ${color.yellow('note:')} … ${notes.more} more distinct notes (--json lists them per session)`);
+  return out;
 }
 
 function rustState(s: RustSnapshot): string {
@@ -67,82 +311,127 @@ function jsState(s: JsSnapshot): string {
   return parts.join(', ');
 }
 
-/** The analysis for a person: summary, findings by severity, first divergence, leaks. */
-export function renderAnalysisText(result: AnalysisResult, inputs: readonly string[], color: ChalkInstance, opts: TextReportOptions = {}): string[] {
-  const out: string[] = [];
-  const roots = result.findings.filter((f) => f.causedBy === undefined);
-  if (opts.quiet) {
-    out.push(summaryLine(result, color));
-    for (const f of roots) out.push(`${findingHead(f, color)} ${f.message}`);
+function firstDivergenceLines(result: AnalysisResult, ids: readonly string[], color: ChalkInstance): string[] {
+  const first = result.firstDivergence;
+  if (!first) return [];
+  const f = result.findings[first.finding];
+  const out = ['', color.bold(`first divergence${f ? `: ${f.kind} at message ${first.message}${f.location.ctx !== undefined ? ` of ctx=${f.location.ctx}` : ''} (id ${ids[first.finding]})` : ''}`)];
+  for (const m of first.window) {
+    const here = m.message === first.message;
+    out.push(`  ${here ? color.bold('▶') : ' '} ${`msg ${m.message}`.padEnd(8)} ${'  '.repeat(Math.min(m.depth, 12))}${m.text} ${color.dim(formatFindingLocation(m.location))}`);
+  }
+  const after = (n: number): string => (n === first.message ? '' : ` (taken after msg ${n}: this side's state at msg ${first.message} was not kept, or it never replayed that message)`);
+  out.push(`  Rust model after msg ${first.message}: ${rustState(first.rustState)}${after(first.stateAfter.rust)}`);
+  out.push(`  JS model after msg ${first.message}:   ${jsState(first.jsState)}${after(first.stateAfter.js)}`);
+  return out;
+}
+
+function leakLines(result: AnalysisResult, color: ChalkInstance): string[] {
+  const leaking = result.sessions.filter((s) => s.leaks.rust.length || s.leaks.js.length);
+  if (!leaking.length) return [];
+  const out = ['', color.bold('alive at the end (by creating function)')];
+  const line = (groups: ReadonlyArray<{ fn: string; count: number }>): string => `${groups.slice(0, 8).map((g) => `${g.fn} ×${g.count}`).join(', ')}${groups.length > 8 ? `, … ${groups.length - 8} more` : ''}`;
+  if (leaking.length <= SESSIONS_LISTED) {
+    for (const s of leaking) {
+      for (const side of ['rust', 'js'] as const) {
+        if (s.leaks[side].length) out.push(`  ${s.ctx !== undefined ? `ctx=${s.ctx} ` : ''}${side}: ${line(s.leaks[side])}`);
+      }
+    }
     return out;
   }
-  out.push(color.bold(`bridge-trace analyze ${inputs.join(' ')}`));
-  for (const s of result.sessions) {
-    out.push(`  ${sessionLine(s)}`);
-    out.push(`  ${color.dim(countsLine(s))}`);
-    for (const n of s.notes) out.push(`  ${color.yellow('note:')} ${n}`);
-    if (s.readings.truncated) out.push(`  ${color.yellow('note:')} more readings of an ambiguous stretch than followed (${s.readings.max}); some findings may be possible rather than definite`);
-    for (const [kind, n] of Object.entries(s.suppressed)) out.push(`  ${color.yellow('note:')} ${n} more ${kind} findings not listed`);
-  }
-  out.push('');
-  out.push(summaryLine(result, color));
-  const shown = opts.consequencesShown ?? 5;
-  for (const sev of SEVERITY_ORDER) {
-    const list = roots.filter((f) => f.severity === sev);
-    if (!list.length) continue;
-    out.push('', paint(color, sev).bold(`${sev === 'error' ? 'errors' : sev === 'warning' ? 'warnings' : 'info'} (${list.length})`));
-    for (const f of list) {
-      out.push(`  ${findingHead(f, color)}`);
-      out.push(`    ${f.message}`);
-      if (f.rustId !== undefined || f.jsId !== undefined) {
-        out.push(`    ${color.dim(`Rust ID ${f.rustId ?? '—'}, JS ID ${f.jsId ?? '—'}`)}`);
-      }
-      out.push(...provenanceLines(f, color, '    '));
-      const index = result.findings.indexOf(f);
-      const consequences = result.findings.filter((c) => c.causedBy === index);
-      if (f.consequences) {
-        const byKind = new Map<string, number>();
-        for (const c of consequences) byKind.set(c.kind, (byKind.get(c.kind) ?? 0) + 1);
-        const kinds = [...byKind].map(([k, n]) => `${k} ×${n}`).join(', ');
-        out.push(`    ${color.dim(`↳ ${plural(f.consequences, 'consequence')}${kinds ? `: ${kinds}` : ''}`)}`);
-        for (const c of consequences.slice(0, shown)) out.push(`      ${color.dim('·')} ${findingHead(c, color)} ${c.message}`);
-        if (consequences.length > shown) out.push(`      ${color.dim(`· … ${consequences.length - shown} more`)}`);
-      }
-    }
-  }
-  const first = result.firstDivergence;
-  if (first) {
-    const f = result.findings[first.finding];
-    out.push('', color.bold(`first divergence${f ? `: ${f.kind} at message ${f.location.message !== undefined ? f.location.message + 1 : '?'}` : ''}`));
-    for (const m of first.window) {
-      const here = f && m.location.line === f.location.line && m.location.offset === f.location.offset && m.location.input === f.location.input;
-      out.push(`  ${here ? color.bold('▶') : ' '} ${`msg ${m.message}`.padEnd(8)} ${'  '.repeat(Math.min(m.depth, 12))}${m.text} ${color.dim(formatFindingLocation(m.location))}`);
-    }
-    out.push(`  Rust model: ${rustState(first.rustState)}`);
-    out.push(`  JS model:   ${jsState(first.jsState)}`);
-  }
-  const leaks = result.sessions.filter((s) => s.leaks.rust.length || s.leaks.js.length);
-  if (leaks.length) {
-    out.push('', color.bold('alive at the end (by creating function)'));
-    for (const s of leaks) {
-      for (const side of ['rust', 'js'] as const) {
-        const groups = s.leaks[side];
-        if (!groups.length) continue;
-        out.push(`  ${s.ctx !== undefined ? `ctx=${s.ctx} ` : ''}${side}: ${groups.slice(0, 8).map((g) => `${g.fn} ×${g.count}`).join(', ')}${groups.length > 8 ? `, … ${groups.length - 8} more` : ''}`);
-      }
-    }
+  for (const side of ['rust', 'js'] as const) {
+    const by = new Map<string, number>();
+    for (const s of leaking) for (const g of s.leaks[side]) by.set(g.fn, (by.get(g.fn) ?? 0) + g.count);
+    const groups = [...by].map(([fn, count]) => ({ fn, count })).sort((a, b) => b.count - a.count);
+    if (groups.length) out.push(`  ${side}, over ${plural(leaking.length, 'session')}: ${line(groups)}`);
   }
   return out;
 }
 
+/** The analysis for a person (see the module comment for the order). */
+export function renderAnalysisText(result: AnalysisResult, inputs: readonly string[], color: ChalkInstance, opts: TextReportOptions = {}): string[] {
+  const ids = opts.ids ?? findingIds(result.findings);
+  const shown = opts.shown;
+  const groups = groupRoots(result, shown);
+  const max = opts.maxFindings ?? DEFAULT_MAX_FINDINGS;
+  const places = opts.placesPerGroup ?? 4;
+  const out: string[] = [];
+  const rootsShown = groups.reduce((n, g) => n + g.roots.length, 0);
+  if (opts.quiet) {
+    out.push(summaryLine(result, color, shown));
+    if (opts.filterNote) out.push(color.dim(opts.filterNote));
+    for (const g of groups.slice(0, max)) {
+      const f = result.findings[g.roots[0]!]!;
+      const many = g.roots.length > 1 ? ` ×${g.roots.length}${g.sessions.size > 1 ? ` in ${plural(g.sessions.size, 'session')}` : ''}, first` : '';
+      out.push(`${paint(color, f.severity)(`${f.severity}[${f.kind}]`)}${f.certainty ? ` (${f.certainty})` : ''}${many} ${formatFindingLocation(f.location)} id ${ids[g.roots[0]!]}: ${f.message}`);
+    }
+    if (groups.length > max) out.push(`… ${groups.length - max} more kinds of root cause (--max-findings ${groups.length} shows them)`);
+    return out;
+  }
+  out.push(color.bold(`bridge-trace analyze ${inputs.join(' ')}`));
+  out.push(summaryLine(result, color, shown));
+  if (opts.filterNote) out.push(color.dim(opts.filterNote));
+  const multi = result.sessions.length > 1;
+  const kinds = new Set(groups.map((g) => g.kind)).size;
+  if (multi || kinds > 1 || rootsShown > 1) out.push('', ...kindTable(groups, result, shown));
+  if (multi) out.push('', ...sessionTable(result, ids, shown));
+  out.push('', ...sessionLines(result, color));
+
+  let budget = max;
+  let left = 0;
+  const leftKinds = new Map<string, number>();
+  for (const sev of SEVERITY_ORDER) {
+    const list = groups.filter((g) => g.severity === sev);
+    if (!list.length) continue;
+    const n = list.reduce((k, g) => k + g.roots.length, 0);
+    out.push('', paint(color, sev).bold(`${sev === 'error' ? 'errors' : sev === 'warning' ? 'warnings' : 'info'} (${plural(n, 'root cause')}${list.length > 1 ? ` of ${list.length} kinds` : ''})`));
+    for (const g of list) {
+      if (budget <= 0) {
+        left += g.roots.length;
+        leftKinds.set(g.kind, (leftKinds.get(g.kind) ?? 0) + g.roots.length);
+        continue;
+      }
+      const tallyText = g.roots.length > 1 ? `×${g.roots.length}${g.sessions.size > 1 ? ` in ${plural(g.sessions.size, 'session')}` : ''}` : undefined;
+      out.push(...findingBlock(result, g.roots[0]!, ids, color, { pad: '  ', consequencesShown: opts.consequencesShown ?? 5, help: false, ...(tallyText && { tally: tallyText }) }));
+      budget--;
+      const rest = g.roots.slice(1);
+      const listed = rest.slice(0, Math.min(places, budget));
+      if (listed.length) out.push(`    also at:`);
+      for (const i of listed) {
+        const f = result.findings[i]!;
+        out.push(`      ${formatFindingLocation(f.location)}${f.location.message !== undefined ? ` msg ${f.location.message}` : ''}${f.consequences ? ` (+${f.consequences})` : ''}  ${color.dim(`id ${ids[i]}`)}`);
+      }
+      budget -= listed.length;
+      const unlisted = rest.length - listed.length;
+      if (unlisted > 0) {
+        out.push(`    … ${plural(unlisted, `more ${g.kind}`, `more ${g.kind}`)} (--kind ${g.kind} lists them)`);
+      }
+      out.push(`    ${helpLine(g.kind, color)}`);
+    }
+  }
+  if (left > 0) {
+    const kindsText = [...leftKinds].slice(0, 6).map(([k, n]) => `${k} ×${n}`).join(', ');
+    out.push('', `… ${plural(left, 'more root cause')} not shown: ${kindsText}${leftKinds.size > 6 ? ', …' : ''} (--max-findings N shows more; --json lists every finding)`);
+  }
+  if (!shown || (result.firstDivergence && shown.has(result.firstDivergence.finding))) out.push(...firstDivergenceLines(result, ids, color));
+  out.push(...leakLines(result, color));
+  return out;
+}
+
 /** The `analyze --json` document (docs/json-schema.md "analyze"). */
-export function analysisToJson(result: AnalysisResult, inputs: readonly string[]): Record<string, unknown> {
+export function analysisToJson(result: AnalysisResult, inputs: readonly string[], ids: readonly string[] = findingIds(result.findings), shown?: ReadonlySet<number>): Record<string, unknown> {
+  const findings: Array<Record<string, unknown>> = [];
+  result.findings.forEach((f, i) => {
+    if (shown && !shown.has(i)) return;
+    findings.push({ id: ids[i], ...f, ...(f.causedBy !== undefined && { causedById: ids[f.causedBy] }) });
+  });
   return {
     version: 1,
     inputs: [...inputs],
     summary: result.summary,
     sessions: result.sessions,
-    findings: result.findings,
-    ...(result.firstDivergence && { firstDivergence: result.firstDivergence }),
+    ...(shown && { filtered: { shown: shown.size, of: result.findings.length } }),
+    findings,
+    ...(result.firstDivergence && { firstDivergence: { ...result.firstDivergence, id: ids[result.firstDivergence.finding] } }),
   };
 }

@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import { revisionsOf, type CallView, type DiffResult, type FindingDiff, type ReleaseView, type StepView, type TraceInfo } from '../diff/index.js';
 import type { ItemLocation } from '../diff/items.js';
-import type { JsonValue } from './values.js';
+import type { JsonValue } from '../protocol/format.js';
 
 /** Differences listed in text output after the first divergence. */
 export const TEXT_LISTED = 20;
@@ -98,7 +98,9 @@ export function renderDiffText(r: DiffResult, color: ChalkInstance): string[] {
   const s = r.summary;
   lines.push(color.bold('summary: different'));
   lines.push(`  calls: A ${r.a.calls}, B ${r.b.calls}: ${s.same} same, ${s.changed} changed, ${s.onlyA} only in A, ${s.onlyB} only in B`);
-  lines.push(`  changed arguments ${s.changedArguments}, changed return types ${s.changedReturnTypes}, changed results ${s.changedResults}, changed ID assignments ${s.changedIds}`);
+  // An argument can differ by its value or only by the heap ID it names (listed as "argument N"
+  // either way): both are counted as changed arguments, the second kind also on its own.
+  lines.push(`  changed calls: arguments ${s.changedArguments} by value, ${s.changedIds} by heap ID (ID assignments); return types ${s.changedReturnTypes}; results ${s.changedResults}`);
   lines.push(`  releases only in A ${s.releasesOnlyA}, only in B ${s.releasesOnlyB}`);
   lines.push(
     r.findingsCompared ? `  findings only in A ${s.findingsOnlyA}, only in B ${s.findingsOnlyB}` : `  findings not compared${r.options.findings ? '' : ' (--no-findings)'}`,

@@ -3,7 +3,7 @@ import type { Conversation, DecodeEvent } from '../protocol/stream.js';
 import type { DecodeIssue, DecodedMessage, Op } from '../protocol/messages.js';
 import { formatSignature, formatType } from '../protocol/types.js';
 import { formatLocation, type RecordLocation } from '../trace/record.js';
-import { formatCallbackKey, formatValue, valueToJson, type JsonValue } from './values.js';
+import { formatCallbackKey, formatValue, valueToJson, type JsonValue } from '../protocol/format.js';
 
 const KIND_LABEL = { 'r-eval': 'R-Eval', 'j-resp': 'J-Resp', 'j-eval': 'J-Eval', 'r-resp': 'R-Resp' } as const;
 
@@ -92,7 +92,8 @@ export function badRecordJson(loc: RecordLocation, message: string, extra: { seq
 }
 
 /** Text lines for one decode event, indented by conversation depth. */
-export function renderEventText(e: DecodeEvent, color: ChalkInstance): string[] {
+/** `message`: the record's message number in its session, when the caller knows it (from a replay). */
+export function renderEventText(e: DecodeEvent, color: ChalkInstance, message?: number): string[] {
   switch (e.type) {
     case 'meta': {
       const fields = e.record.fields.map(([k, v]) => `${k}=${v}`).join(' ');
@@ -105,14 +106,15 @@ export function renderEventText(e: DecodeEvent, color: ChalkInstance): string[] 
     case 'undecidable':
       return [color.red(`${formatLocation(e.record.loc)}: cannot decode: ${e.reason}`)];
     case 'message':
-      return renderMessageText(e.message, e.conversation, color);
+      return renderMessageText(e.message, e.conversation, color, message);
   }
 }
 
-function renderMessageText(m: DecodedMessage, c: Conversation, color: ChalkInstance): string[] {
+function renderMessageText(m: DecodedMessage, c: Conversation, color: ChalkInstance, message?: number): string[] {
   const r = m.record;
   const pad = '  '.repeat(m.depth);
   const head = [
+    message !== undefined ? `msg ${message}` : '',
     r.side ?? '?',
     r.seq !== undefined ? `#${r.seq}` : '',
     r.t !== undefined ? `t=${r.t}` : '',

@@ -19,24 +19,71 @@ export function escapeProperty(s: string): string {
 }
 
 const COMMAND: Record<Severity, string> = { error: 'error', warning: 'warning', info: 'notice' };
+const RANK: Record<Severity, number> = { info: 0, warning: 1, error: 2 };
 
-/**
- * GitHub Actions annotations: `::error file=…,line=…,title=…::message`, one per finding at
- * or above `minSeverity`. GitHub shows only the first few of a step, so callers print the
- * full report as well.
- */
-export function githubAnnotations(sessions: readonly SessionFindings[], minSeverity: Severity = 'warning'): string[] {
-  const rank: Record<Severity, number> = { info: 0, warning: 1, error: 2 };
-  const lines: string[] = [];
+/** GitHub shows at most 10 annotations of each type per step; bridge-trace writes at most 10 in all. */
+export const MAX_ANNOTATIONS = 10;
+
+export interface AnnotationOptions {
+  readonly minSeverity?: Severity;
+  readonly max?: number;
+  /** The finding's stable ID, for the step summary and `--explain`. */
+  readonly idOf?: (f: Finding) => string | undefined;
+}
+
+interface RootGroup {
+  kind: string;
+  severity: Severity;
+  first: { f: Finding; session: SessionFindings };
+  count: number;
+  sessions: Set<string>;
+}
+
+/** Root findings at or above `minSeverity`, grouped by kind and severity across sessions, in order. */
+function rootGroups(sessions: readonly SessionFindings[], minSeverity: Severity): RootGroup[] {
+  const groups = new Map<string, RootGroup>();
   for (const s of sessions) {
     for (const f of s.findings) {
-      if (rank[f.severity] < rank[minSeverity] || f.causedBy !== undefined) continue;
-      const props = [`file=${escapeProperty(f.location.input)}`];
-      if (f.location.line !== undefined) props.push(`line=${f.location.line}`);
-      props.push(`title=${escapeProperty(`bridge-trace ${f.kind}${s.label !== s.input ? ` (${s.label})` : ''}`)}`);
-      const more = f.consequences ? ` (+${f.consequences} consequence${f.consequences === 1 ? '' : 's'})` : '';
-      lines.push(`::${COMMAND[f.severity]} ${props.join(',')}::${escapeData(f.message + more)}`);
+      if (RANK[f.severity] < RANK[minSeverity] || f.causedBy !== undefined) continue;
+      const key = `${f.severity}|${f.kind}`;
+      const g = groups.get(key);
+      if (g) {
+        g.count++;
+        g.sessions.add(s.label);
+      } else groups.set(key, { kind: f.kind, severity: f.severity, first: { f, session: s }, count: 1, sessions: new Set([s.label]) });
     }
+  }
+  return [...groups.values()].sort((a, b) => RANK[b.severity] - RANK[a.severity]);
+}
+
+/**
+ * GitHub Actions annotations: `::error file=…,line=…,title=…::message`, one per kind of root
+ * finding at or above `minSeverity` (the same kind in several sessions is one annotation, at
+ * its first place, with the count), at most `max` (10) in all: when there are more kinds, the
+ * last annotation says how many were left out. The step summary and the text report that
+ * follows have them all.
+ */
+export function githubAnnotations(sessions: readonly SessionFindings[], options: Severity | AnnotationOptions = {}): string[] {
+  const o: AnnotationOptions = typeof options === 'string' ? { minSeverity: options } : options;
+  const max = Math.max(1, o.max ?? MAX_ANNOTATIONS);
+  const groups = rootGroups(sessions, o.minSeverity ?? 'warning');
+  const fits = groups.length <= max ? groups.length : max - 1;
+  const lines: string[] = [];
+  for (const g of groups.slice(0, fits)) {
+    const { f, session: s } = g.first;
+    const props = [`file=${escapeProperty(f.location.input)}`];
+    if (f.location.line !== undefined) props.push(`line=${f.location.line}`);
+    const where = g.sessions.size > 1 ? ` ×${g.count} in ${g.sessions.size} sessions (first: ${s.label})` : `${g.count > 1 ? ` ×${g.count}` : ''}${s.label !== s.input ? ` (${s.label})` : ''}`;
+    props.push(`title=${escapeProperty(`bridge-trace ${f.kind}${where}`)}`);
+    const more = f.consequences ? ` (+${f.consequences} consequence${f.consequences === 1 ? '' : 's'})` : '';
+    const id = o.idOf?.(f);
+    const others = g.count > 1 ? `; ${g.count - 1} more like it: see the step summary and the job log` : '';
+    lines.push(`::${COMMAND[f.severity]} ${props.join(',')}::${escapeData(f.message + more + others + (id ? ` [id ${id}]` : ''))}`);
+  }
+  if (fits < groups.length) {
+    const rest = groups.slice(fits);
+    const n = rest.reduce((k, g) => k + g.count, 0);
+    lines.push(`::${COMMAND[rest[0]!.severity]} title=${escapeProperty(`bridge-trace: ${rest.length} more kinds of finding`)}::${escapeData(`${n} more root findings of ${rest.length} kinds (${rest.slice(0, 5).map((g) => `${g.kind} ×${g.count}`).join(', ')}${rest.length > 5 ? ', …' : ''}): see the step summary and the job log`)}`);
   }
   return lines;
 }
@@ -48,14 +95,37 @@ function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
-/** A Markdown summary table for `$GITHUB_STEP_SUMMARY`, cut to a bounded size. */
-export function stepSummaryMarkdown(sessions: readonly SessionFindings[], limit = MAX_STEP_SUMMARY_BYTES): string {
-  const head = ['## bridge-trace', '', '| session | errors | warnings | info | first finding |', '|---|---:|---:|---:|---|'];
+/** Cuts text to at most `max` characters at a word boundary, with an ellipsis when cut. */
+export function clip(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const cut = s.slice(0, max - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > max / 2 ? cut.slice(0, space) : cut).replace(/[\s,;:]+$/, '')}…`;
+}
+
+/**
+ * The Markdown for `$GITHUB_STEP_SUMMARY`, cut to a bounded size: a table of the root
+ * findings by kind (with the first place of each, where the annotations stop), then one row
+ * per session, sessions with errors first.
+ */
+export function stepSummaryMarkdown(sessions: readonly SessionFindings[], limit = MAX_STEP_SUMMARY_BYTES, idOf?: (f: Finding) => string | undefined): string {
+  const groups = rootGroups(sessions, 'info');
+  const kindRows = groups.map((g) => {
+    const f = g.first.f;
+    const place = `${f.location.input}${f.location.line !== undefined ? `:${f.location.line}` : ''}${g.first.session.label !== g.first.session.input ? ` (${g.first.session.label})` : ''}`;
+    const id = idOf?.(f);
+    return `| \`${g.kind}\` | ${g.severity} | ${g.count} | ${g.sessions.size} | ${cell(clip(place, 120))}${id ? ` \`${id}\`` : ''} |`;
+  });
+  const kinds = groups.length ? ['', '| kind | severity | root findings | sessions | first place |', '|---|---|---:|---:|---|', ...kindRows.slice(0, 50)] : [];
+  if (kindRows.length > 50) kinds.push('', `${kindRows.length - 50} more kinds not shown; see the job log.`);
+  const head = ['## bridge-trace', ...kinds, '', '| session | errors | warnings | info | first finding |', '|---|---:|---:|---:|---|'];
   const rows: string[] = [];
-  for (const s of sessions) {
+  const errorsOf = (s: SessionFindings): number => s.findings.filter((f) => f.severity === 'error').length;
+  const ordered = [...sessions].sort((a, b) => (errorsOf(b) > 0 ? 1 : 0) - (errorsOf(a) > 0 ? 1 : 0));
+  for (const s of ordered) {
     const count = (sev: Severity): number => s.findings.filter((f) => f.severity === sev).length;
     const first = s.findings.find((f) => f.severity === 'error') ?? s.findings[0];
-    rows.push(`| ${cell(s.label)} | ${count('error')} | ${count('warning')} | ${count('info')} | ${first ? cell(`\`${first.kind}\`: ${first.message}`.slice(0, 300)) : 'clean'} |`);
+    rows.push(`| ${cell(s.label)} | ${count('error')} | ${count('warning')} | ${count('info')} | ${first ? cell(clip(`\`${first.kind}\`: ${first.message}`, 300)) : 'clean'} |`);
   }
   let out = head.join('\n') + '\n';
   let shown = 0;

@@ -17,8 +17,8 @@ function attr(s: string): string {
 }
 
 /**
- * JUnit XML: one test case per session, one `<failure>` per error finding (warnings go to
- * `<system-out>`). Readable by GitHub, GitLab, Jenkins and the common JUnit viewers.
+ * JUnit XML: one test case per session, failed by one `<failure>` that lists its errors
+ * (warnings go to `<system-out>`). Readable by GitHub, GitLab, Jenkins and the common JUnit viewers.
  */
 export function junitXml(sessions: readonly SessionFindings[], suiteName = 'bridge-trace'): string {
   const errors = (s: SessionFindings) => s.findings.filter((f) => f.severity === 'error');
@@ -28,8 +28,14 @@ export function junitXml(sessions: readonly SessionFindings[], suiteName = 'brid
   out.push(`  <testsuite name="${attr(suiteName)}" tests="${sessions.length}" failures="${failures}" errors="0" skipped="0">`);
   for (const s of sessions) {
     out.push(`    <testcase classname="${attr(`bridge-trace.${s.input}`)}" name="${attr(s.label)}">`);
-    for (const f of errors(s)) {
-      out.push(`      <failure type="${attr(f.kind)}" message="${attr(f.message)}">${xml(`${formatFindingLocation(f.location)}: ${f.message}`)}</failure>`);
+    // One failure per test case (several confuse most viewers): the first error as its
+    // message, every error listed in its body.
+    const list = errors(s);
+    const first = list[0];
+    if (first) {
+      const summary = list.length === 1 ? `${first.kind}: ${first.message}` : `${list.length} errors; first ${first.kind}: ${first.message}`;
+      const body = list.map((f) => `error[${f.kind}] ${formatFindingLocation(f.location)}: ${f.message}`).join('\n');
+      out.push(`      <failure type="${attr(first.kind)}" message="${attr(summary)}">${xml(body)}</failure>`);
     }
     const others = s.findings.filter((f) => f.severity !== 'error');
     if (others.length) {

@@ -72,21 +72,23 @@ describe('CI log checks', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(/^::error file=.*job\.log,line=\d+,title=bridge-trace placeholder-id-mismatch \(test_borrowed_ref_deep_nesting\)::argument 2 \(#136\)/);
     expect(lines.filter((l) => l.startsWith('::'))).toHaveLength(1);
-    expect(r.stdout).toContain('errors (1)');
+    expect(r.stdout).toContain('errors (1 root cause)');
     const md = readFileSync(summary, 'utf8');
     expect(md).toContain('# earlier step content');
     expect(md).toContain('| test_borrowed_ref_deep_nesting | 6 | 0 | 0 | `placeholder-id-mismatch`');
     expect(md).toContain('| test_batch_ok | 0 | 0 | 0 | clean |');
   });
 
-  it('--junit writes one test case per session and a failure per error', async () => {
+  it('--junit writes one test case per session, failed by one failure that lists its errors', async () => {
     const junit = `${dir}/junit.xml`;
     const r = await runCli(['analyze', '--quiet', '--junit', junit, log]);
     expect(r.code).toBe(1);
     const xml = readFileSync(junit, 'utf8');
     expect(xml).toContain('<testsuite name="bridge-trace" tests="2" failures="1"');
     expect(xml).toContain('name="test_borrowed_ref_deep_nesting"');
-    expect(xml.match(/<failure /g)).toHaveLength(6);
+    expect(xml.match(/<failure /g)).toHaveLength(1);
+    expect(xml).toContain('message="6 errors; first placeholder-id-mismatch');
+    expect(xml.match(/error\[/g)).toHaveLength(6);
     expect(xml).toMatch(/<testcase classname="bridge-trace\.[^"]*job\.log" name="test_batch_ok">\s*<\/testcase>/);
   });
 

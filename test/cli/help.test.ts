@@ -28,3 +28,24 @@ describe('help and README agree', () => {
     }
   });
 });
+
+describe('the README example is what analyze prints', () => {
+  it('the excerpt under "Try it" appears line for line; --symbols names level2 as the README says', async () => {
+    const at = readme.indexOf('installs the tool and analyzes a checked-in sample trace');
+    const block = /```\n([\s\S]*?)```/.exec(readme.slice(at))![1]!;
+    const r = await runCli(['analyze', 'traces/deep-nesting.legacy.batch.log']);
+    expect(r.code).toBe(1);
+    const printed = r.stdout.split('\n');
+    for (const line of block.split('\n').filter((l) => l !== '' && l !== '…')) expect(printed).toContain(line);
+    expect(r.stdout).toContain('fn 22(#127, #136)');
+    expect(r.stdout).toContain('cast(callback 2v1)');
+    const symbols = /`(\{"functions": [^`]*\})`/.exec(readme.slice(at))![1]!;
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'btrace-readme-')), 'symbols.json');
+    writeFileSync(file, symbols);
+    const named = await runCli(['analyze', 'traces/deep-nesting.legacy.batch.log', '--symbols', file]);
+    expect(named.stdout).toContain('level2(#127, #136)');
+  });
+});

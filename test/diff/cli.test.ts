@@ -31,12 +31,12 @@ describe('bridge-trace diff', () => {
     const out = r.stdout;
     expect(out).toContain('note: revisions differ (A reserved-count, B legacy)');
     expect(out).toMatch(/^first divergence: A call 6 \(.*rc-batch\.log:\d+ js#3 op 2\), B call 6 \(.*legacy\.log:\d+ js#3 op 2\)$/m);
-    expect(out).toContain('\n      op 1: fn 3 cast(cb k2) -> JsValue #v3\n~     op 2: fn 22(&127, #v3) -> JsValue …\n~     op 2: fn 22(&127, #136?) -> JsValue (no answer)\n');
+    expect(out).toContain('\n      op 1: fn 3 cast(callback k2) -> JsValue #v3\n~     op 2: fn 22(&127, #v3) -> JsValue …\n~     op 2: fn 22(&127, #136?) -> JsValue (no answer)\n');
     expect(out).toContain("· argument 2: A #v3 = #136 (result of op 1: fn 3 cast); B #136?: JS had stored nothing under #136 at that point; A's #v3 is B's #v3 = #134");
-    expect(out).toContain('\n-       callback cb k2(&126) -> JsValue …\n');
+    expect(out).toContain('\n-       callback k2(&126) -> JsValue …\n');
     expect(out).toContain('summary: different');
     expect(out).toMatch(/calls: A 19, B 10: \d+ same, \d+ changed, 9 only in A, 0 only in B/);
-    expect(out).toContain('changed ID assignments');
+    expect(out).toContain('by heap ID (ID assignments)');
     expect(out).toContain('findings present in one run and not the other');
     expect(out).toContain('+ placeholder-id-mismatch at fn 22: A 0, B 1');
     expect(out).toContain('releases only in one run');

@@ -122,7 +122,7 @@ describe('diff: legacy vs reserved-count deep nesting', () => {
     // Everything before it is the same call for call: make_level1, the cast of cb1, level1, cb1's call, cb2's cast.
     const before = r.firstDivergence!.steps.slice(0, r.firstDivergence!.steps.indexOf(first));
     expect(before.every((s) => s.type === 'same')).toBe(true);
-    expect(before.at(-1)!.a!.text).toBe('op 1: fn 3 cast(cb k2) -> JsValue #v3');
+    expect(before.at(-1)!.a!.text).toBe('op 1: fn 3 cast(callback k2) -> JsValue #v3');
     expect(r.firstDivergence!.a).toBe(5);
     // The legacy run stops there: cb2, level3, cb3 and level4 happen only in A.
     const after = r.differences.slice(1);

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { analyze } from '../../src/replay/index.js';
 import { runSimulation } from '../../src/sim/index.js';
 import { openTrace } from '../../src/trace/source.js';
 import type { MessageRecord, TraceRecord } from '../../src/trace/record.js';
+import { findChromium } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
 
 /**
@@ -20,9 +21,6 @@ import { runCli } from '../helpers/cli.js';
  * the recorder prints, analyzed, must be the simulator's JS-side records and give its
  * ground truth.
  */
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const b64 = (data: Uint8Array): string => Buffer.from(data).toString('base64');
 
@@ -251,11 +249,9 @@ let peer: RustPeer | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'btrace-e2e-'));
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: the recorder end-to-end test needs Debian's chromium (apt-get install chromium); CI installs it`);
-  }
+  const launch = await findChromium();
   peer = await startRustPeer();
-  context = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  context = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: launch.executablePath, headless: true, args: launch.args });
 }, 30_000);
 
 afterAll(async () => {

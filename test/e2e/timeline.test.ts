@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSimulation } from '../../src/sim/index.js';
+import { findChromium } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
 
 /**
@@ -13,8 +14,6 @@ import { runCli } from '../helpers/cli.js';
  * leads to its detail. UPDATE_SCREENSHOT=1 rewrites docs/timeline.png from the seed trace.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const root = fileURLToPath(new URL('../../', import.meta.url));
 // Relative, as a person would type it: the report shows the name as given.
 const SEED = 'traces/deep-nesting.legacy.batch.log';
@@ -25,10 +24,8 @@ const dir = mkdtempSync(join(tmpdir(), 'btrace-timeline-'));
 
 beforeAll(async () => {
   process.chdir(root);
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: the timeline browser test needs Debian's chromium (apt-get install chromium); CI installs it`);
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const launch = await findChromium();
+  browser = await chromium.launch({ executablePath: launch.executablePath, headless: true, args: launch.args });
 }, 30_000);
 
 afterAll(async () => {

@@ -82,6 +82,6 @@ describe('many sessions in one log', () => {
     const strip = (r: typeof all) => r.findings.map((f) => [f.kind, f.location.ctx, f.location.line, f.rustId, f.jsId, f.causedBy]);
     expect(strip(few)).toEqual(strip(all));
     expect(few.sessions.map((s) => s.ctx).sort()).toEqual(all.sessions.map((s) => s.ctx).sort());
-    expect(few.sessions.filter((s) => s.notes.some((n) => n.startsWith('finished early'))).length).toBeGreaterThan(0);
+    expect(few.sessions.filter((s) => s.notes.some((n) => n.startsWith('ended when idle'))).length).toBeGreaterThan(0);
   });
 });

@@ -41,14 +41,15 @@ describe('GitHub annotations', () => {
 });
 
 describe('JUnit XML', () => {
-  it('one test case per session, a failure per error finding, escaped', () => {
+  it('one test case per session, one failure listing its error findings, escaped', () => {
     const out = junitXml([
       { label: 'webview-1', input: 'job.log', findings: [root, later, note] },
       { label: 'webview-2', input: 'job.log', findings: [] },
     ]);
     expect(out).toContain('<testsuite name="bridge-trace" tests="2" failures="1" errors="0" skipped="0">');
-    expect(out.match(/<failure /g)).toHaveLength(2);
-    expect(out).toContain('<failure type="placeholder-id-mismatch" message="cb2: Rust #136, JS stored it at #134&#10;second line, 100% sure: yes">');
+    expect(out.match(/<failure /g)).toHaveLength(1);
+    expect(out).toContain('<failure type="placeholder-id-mismatch" message="2 errors; first placeholder-id-mismatch: cb2: Rust #136, JS stored it at #134&#10;second line, 100% sure: yes">');
+    expect(out.match(/error\[/g)).toHaveLength(2);
     expect(out).toContain('info[non-ascii-string] ci/job.log:9: héllo &lt;&amp;&gt;');
     expect(out).toContain('<testcase classname="bridge-trace.job.log" name="webview-2">\n    </testcase>');
   });

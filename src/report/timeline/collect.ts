@@ -44,6 +44,10 @@ export async function collectTimeline(
     onIdEvent: (e) => lifetimes.event(e),
   });
   const s = series.finish();
-  const findingX = result.findings.map((f) => (f.location.message !== undefined ? ordinals.lookup(f.location.ctx, f.location.message) : undefined));
+  // A finding in a copy that reached its side late sits where that side ran it.
+  const findingX = result.findings.map((f) => {
+    const m = f.location.ranAfter ?? f.location.message;
+    return m !== undefined ? ordinals.lookup(f.location.ctx, m) : undefined;
+  });
   return { inputs, result, series: s, lifetimes: lifetimes.finish(s.messages), findingX };
 }

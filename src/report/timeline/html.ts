@@ -14,6 +14,11 @@ export interface HtmlOptions {
   version?: string;
   /** Title; default the input names. */
   title?: string;
+  /**
+   * When the trace holds several sessions and the report charts one: which, why, and the
+   * other sessions with the command that charts each (the page's session picker).
+   */
+  sessionChoice?: { charted: string; why: string; others: ReadonlyArray<{ ctx: string; messages: number; findings: number; command: string }>; more: number };
 }
 
 const CSS = `
@@ -86,6 +91,15 @@ function findingItem(f: Finding, i: number, x: number | undefined): string {
   );
 }
 
+function sessionPicker(c: NonNullable<HtmlOptions['sessionChoice']>): string {
+  const rows = c.others.map((o) => `<tr><td>${esc(o.ctx)}</td><td>${n(o.messages)}</td><td>${n(o.findings)}</td><td><code>${esc(o.command)}</code></td></tr>`).join('');
+  return (
+    `<h2>Session charted</h2><p class="note">This trace holds several sessions; one chart would overlay them, so this report charts <b>ctx=${esc(c.charted)}</b> (${esc(c.why)}). Chart another with the command beside it.</p>` +
+    (rows ? `<table class="sessions"><tr><th>other session</th><th>messages</th><th>findings</th><th>chart it with</th></tr>${rows}</table>` : '') +
+    (c.more ? `<p class="note">${n(c.more)} more sessions (bridge-trace analyze lists them all).</p>` : '')
+  );
+}
+
 export function renderHtml(data: TimelineData, options: HtmlOptions = {}): string {
   const { result, series } = data;
   const s = result.summary;
@@ -147,6 +161,7 @@ ${verdict}
 <div class="cards">${cards.join('')}</div>
 ${result.sessions.length > 1 ? `<h2>Sessions</h2><table class="sessions"><tr><th>ctx</th><th>revision</th><th>recorded by</th><th>messages</th><th>created R / J</th><th>freed R / J</th><th>alive R / J</th><th>max depth</th></tr>${result.sessions.slice(0, 50).map(sessionRow).join('')}</table>${result.sessions.length > 50 ? `<p class="note">${n(result.sessions.length - 50)} more sessions.</p>` : ''}` : ''}
 ${notes.length ? `<p class="note">${notes.slice(0, 10).map(esc).join('<br>')}</p>` : ''}
+${options.sessionChoice ? sessionPicker(options.sessionChoice) : ''}
 </header>
 <section id="over-time">
 <h2>Over time</h2>

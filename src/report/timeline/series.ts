@@ -103,6 +103,8 @@ export class SeriesCollector {
   private steps = 0;
   private hasTime = false;
   private readonly values = new Array<number>(SERIES_COUNT).fill(0);
+  /** Each session side's latest message replayed (two entries per session). */
+  private readonly lastBySide = new Map<string, number>();
 
   constructor(
     readonly ordinals: OrdinalIndex,
@@ -112,7 +114,13 @@ export class SeriesCollector {
   }
 
   step(s: ReplayStep): void {
-    const ord = this.ordinals.touch(s.ctx, s.message);
+    let ord = this.ordinals.touch(s.ctx, s.message);
+    // A side that replays a message after a later one (crossed, or delivered late) does so
+    // where that side is now: draw it there, not back at the message's first ordinal.
+    const key = `${s.ctx ?? ''}\u0000${s.side}`;
+    const last = this.lastBySide.get(key);
+    if (last !== undefined && last > s.message) ord = Math.max(ord, this.ordinals.lookup(s.ctx, last) ?? ord);
+    else this.lastBySide.set(key, s.message);
     this.steps++;
     const v = this.values;
     // Both models report at every step; the counters are those after it.

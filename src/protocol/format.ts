@@ -1,4 +1,8 @@
-import type { Value } from '../protocol/values.js';
+/**
+ * How decoded values, heap IDs and callback keys read, for a person and as JSON: one place,
+ * below every layer that prints them (dump, analyze's messages, diff).
+ */
+import type { Value } from './values.js';
 
 /** Longest string shown in text output before it is cut. */
 export const STRING_CUT = 40;
