@@ -69,13 +69,13 @@ const READ = (file) => [
   file,
 ];
 
-// The decode layer alone: every record decoded to a message (the library path under dump).
+// The decode layer alone: every record decoded to a message, in batches (the library path under dump).
 const DECODE = (file) => [
   '--input-type=module',
   '-e',
-  `import { openTrace } from ${JSON.stringify(join(root, 'dist', 'trace', 'source.js'))};
-   import { decodeRecords } from ${JSON.stringify(join(root, 'dist', 'protocol', 'stream.js'))};
-   let n = 0; for await (const e of decodeRecords(openTrace(process.argv[1]))) n++;
+  `import { openTraceBatches } from ${JSON.stringify(join(root, 'dist', 'trace', 'source.js'))};
+   import { decodeRecordBatches } from ${JSON.stringify(join(root, 'dist', 'protocol', 'stream.js'))};
+   let n = 0; for await (const b of decodeRecordBatches(openTraceBatches(process.argv[1]))) n += b.length;
    process.stderr.write(n + ' events\\n');`,
   file,
 ];
@@ -84,7 +84,7 @@ const TASKS = {
   floor: { label: 'floor (read+gunzip+lines+base64)', argv: (t) => ['-e', FLOOR, t.gz] },
   read: { label: 'records of .log.gz (openTrace)', argv: (t) => READ(t.gz) },
   binaryread: { label: 'records of .btrace (openTrace)', argv: (t) => READ(t.btrace) },
-  decode: { label: 'decoded messages (decodeRecords)', argv: (t) => DECODE(t.gz) },
+  decode: { label: 'decoded messages (decodeRecordBatches)', argv: (t) => DECODE(t.gz) },
   dump: { label: 'dump --json', argv: (t) => [cli, 'dump', '--json', t.gz] },
   analyze: { label: 'analyze (text)', argv: (t) => [cli, 'analyze', t.gz] },
   json: { label: 'analyze --json', argv: (t) => [cli, 'analyze', '--json', t.gz] },

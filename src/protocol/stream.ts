@@ -56,48 +56,138 @@ export function conversationKey(ctx: string | undefined, side: Side | undefined)
  * applying meta records (revision, helper fn ids) to the conversations they scope. When no
  * revision is declared, records are held back (bounded) until the revision can be guessed.
  */
-export async function* decodeRecords(
+export function decodeRecords(
   records: AsyncIterable<TraceRecord> | Iterable<TraceRecord>,
   options: DecodeStreamOptions = {},
-): AsyncGenerator<DecodeEvent> {
-  const conversations = new Map<string, Conversation>();
-  /** The same conversations by ctx, so a meta record scoped to one ctx touches only its own. */
-  const byCtx = new Map<string, Conversation[]>();
-  const ctxKey = (ctx: string | undefined): string => ctx ?? '\u0000';
-  /** Conversations a meta record can apply to. */
-  const scopedBy = (meta: MetaRecord): Iterable<Conversation> => (meta.ctx === undefined ? conversations.values() : (byCtx.get(ctxKey(meta.ctx)) ?? []));
-  /** Declared revisions and helper meta by scope `side|ctx` with `*` wildcards. */
-  const declaredRev = new Map<string, Revision>();
-  /** Meta records without ctx (apply to every conversation) and per ctx, each list bounded. */
-  const globalMeta: MetaRecord[] = [];
-  const ctxMeta = new Map<string, MetaRecord[]>();
-  const remember = (list: MetaRecord[], meta: MetaRecord): void => {
-    list.push(meta);
-    if (list.length > MAX_META_KEPT) list.shift();
-  };
-  let held: TraceRecord[] | undefined;
-  let heldFor: string | undefined;
-  let heldForCount = 0;
+): AsyncIterable<DecodeEvent> {
+  return flattenEvents(decodeRecordBatches(singleBatches(records), options));
+}
 
-  const scopeKeys = (side: Side | undefined, ctx: string | undefined): string[] => [
-    `${side ?? '*'}|${ctx ?? '*'}`,
-    `*|${ctx ?? '*'}`,
-    `${side ?? '*'}|*`,
-    '*|*',
-  ];
-  const declaredFor = (side: Side | undefined, ctx: string | undefined): Revision | undefined => {
+/**
+ * decodeRecords over batches of records (openTraceBatches): the events of each batch come
+ * out as one array, decoded in a synchronous loop, so the cost per record is a function
+ * call, not an await.
+ */
+export async function* decodeRecordBatches(
+  batches: AsyncIterable<readonly TraceRecord[]> | Iterable<readonly TraceRecord[]>,
+  options: DecodeStreamOptions = {},
+): AsyncGenerator<DecodeEvent[]> {
+  const decoder = new RecordStreamDecoder(options);
+  for await (const batch of batches) {
+    const out: DecodeEvent[] = [];
+    for (let i = 0; i < batch.length; i++) decoder.push(batch[i]!, out);
+    if (out.length > 0) yield out;
+  }
+  const out: DecodeEvent[] = [];
+  decoder.end(out);
+  if (out.length > 0) yield out;
+}
+
+/** Records one at a time as batches: whatever is already in hand goes out together. */
+async function* singleBatches(records: AsyncIterable<TraceRecord> | Iterable<TraceRecord>): AsyncGenerator<TraceRecord[]> {
+  if (Symbol.iterator in records) {
+    const all: TraceRecord[] = [];
+    for (const r of records) {
+      all.push(r);
+      if (all.length >= 1024) yield all.splice(0);
+    }
+    if (all.length > 0) yield all;
+    return;
+  }
+  for await (const r of records) yield [r];
+}
+
+/** Events one at a time over event batches; an event in hand costs one resolved promise. */
+function flattenEvents(batches: AsyncIterable<DecodeEvent[]>): AsyncIterable<DecodeEvent> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<DecodeEvent> {
+      const source = batches[Symbol.asyncIterator]();
+      let batch: DecodeEvent[] = [];
+      let index = 0;
+      const pull = async (): Promise<IteratorResult<DecodeEvent>> => {
+        for (;;) {
+          const next = await source.next();
+          if (next.done) return { value: undefined, done: true };
+          batch = next.value;
+          index = 0;
+          if (batch.length > 0) return { value: batch[index++]!, done: false };
+        }
+      };
+      return {
+        next: () => (index < batch.length ? Promise.resolve({ value: batch[index++]!, done: false }) : pull()),
+        return: async (): Promise<IteratorResult<DecodeEvent>> => {
+          batch = [];
+          await source.return?.();
+          return { value: undefined, done: true };
+        },
+      };
+    },
+  };
+}
+
+/** The state behind decodeRecords: records pushed in one at a time, events appended to `out`. */
+export class RecordStreamDecoder {
+  private readonly conversations = new Map<string, Conversation>();
+  /** The same conversations by ctx, so a meta record scoped to one ctx touches only its own. */
+  private readonly byCtx = new Map<string, Conversation[]>();
+  /** Declared revisions by scope `side|ctx` with `*` wildcards. */
+  private readonly declaredRev = new Map<string, Revision>();
+  /** Meta records without ctx (apply to every conversation) and per ctx, each list bounded. */
+  private readonly globalMeta: MetaRecord[] = [];
+  private readonly ctxMeta = new Map<string, MetaRecord[]>();
+  private held: TraceRecord[] | undefined;
+  private heldFor: string | undefined;
+  private heldForCount = 0;
+  /** The conversation of the previous message record: most records continue it. */
+  private lastKey: string | undefined;
+  private lastSide: Side | undefined;
+  private lastCtx: string | undefined;
+
+  constructor(private readonly options: DecodeStreamOptions = {}) {}
+
+  push(record: TraceRecord, out: DecodeEvent[]): void {
+    if (this.held) {
+      this.held.push(record);
+      if (record.kind === 'message' && this.keyOf(record.ctx, record.side) === this.heldFor) this.heldForCount++;
+      if (this.held.length >= MAX_HELD_RECORDS || this.heldForCount >= DETECTION_SAMPLE) this.release(out);
+      return;
+    }
+    const outcome = this.handle(record, false, out);
+    if (outcome === 'hold' && record.kind === 'message') {
+      this.held = [record];
+      this.heldFor = this.keyOf(record.ctx, record.side);
+      this.heldForCount = 1;
+    }
+  }
+
+  /** The records ended: held records are decoded with whatever can be guessed. */
+  end(out: DecodeEvent[]): void {
+    if (this.held) this.release(out);
+  }
+
+  /** conversationKey, without building the string again for a record of the same conversation as the last. */
+  private keyOf(ctx: string | undefined, side: Side | undefined): string {
+    if (this.lastKey !== undefined && ctx === this.lastCtx && side === this.lastSide) return this.lastKey;
+    this.lastCtx = ctx;
+    this.lastSide = side;
+    return (this.lastKey = conversationKey(ctx, side));
+  }
+
+  private scopedBy(meta: MetaRecord): Iterable<Conversation> {
+    return meta.ctx === undefined ? this.conversations.values() : (this.byCtx.get(ctxKey(meta.ctx)) ?? []);
+  }
+
+  private declaredFor(side: Side | undefined, ctx: string | undefined): Revision | undefined {
     for (const k of scopeKeys(side, ctx)) {
-      const r = declaredRev.get(k);
+      const r = this.declaredRev.get(k);
       if (r) return r;
     }
     return undefined;
-  };
-  const metaApplies = (meta: MetaRecord, side: Side | undefined, ctx: string | undefined): boolean =>
-    (meta.side === undefined || meta.side === side) && (meta.ctx === undefined || meta.ctx === ctx);
+  }
 
-  const makeConversation = (side: Side | undefined, ctx: string | undefined, rev: Revision, source: RevisionSource, guess?: RevisionGuess): Conversation => {
-    const helpers = new HelperTable(options.symbols);
-    for (const meta of [...globalMeta, ...(ctxMeta.get(ctxKey(ctx)) ?? [])]) if (metaApplies(meta, side, ctx)) helpers.applyMeta(meta.fields);
+  private makeConversation(side: Side | undefined, ctx: string | undefined, rev: Revision, source: RevisionSource, guess?: RevisionGuess): Conversation {
+    const helpers = new HelperTable(this.options.symbols);
+    for (const meta of [...this.globalMeta, ...(this.ctxMeta.get(ctxKey(ctx)) ?? [])]) if (metaApplies(meta, side, ctx)) helpers.applyMeta(meta.fields);
     const c: Conversation = {
       key: conversationKey(ctx, side),
       ctx,
@@ -107,32 +197,34 @@ export async function* decodeRecords(
       revisionSource: source,
       ...(guess && { guess }),
     };
-    conversations.set(c.key, c);
-    const same = byCtx.get(ctxKey(ctx));
+    this.conversations.set(c.key, c);
+    const same = this.byCtx.get(ctxKey(ctx));
     if (same) same.push(c);
-    else byCtx.set(ctxKey(ctx), [c]);
-    if (conversations.size > MAX_OPEN_CONVERSATIONS) forgetOldest();
+    else this.byCtx.set(ctxKey(ctx), [c]);
+    if (this.conversations.size > MAX_OPEN_CONVERSATIONS) this.forgetOldest();
     return c;
-  };
+  }
+
   /** Releases the conversation seen least recently (a long log of many sessions stays bounded). */
-  const forgetOldest = (): void => {
-    const oldest = conversations.values().next();
+  private forgetOldest(): void {
+    const oldest = this.conversations.values().next();
     if (oldest.done) return;
     const c = oldest.value;
-    conversations.delete(c.key);
-    const same = byCtx.get(ctxKey(c.ctx))?.filter((x) => x !== c);
-    if (same?.length) byCtx.set(ctxKey(c.ctx), same);
-    else byCtx.delete(ctxKey(c.ctx));
-  };
+    this.conversations.delete(c.key);
+    const same = this.byCtx.get(ctxKey(c.ctx))?.filter((x) => x !== c);
+    if (same?.length) this.byCtx.set(ctxKey(c.ctx), same);
+    else this.byCtx.delete(ctxKey(c.ctx));
+  }
 
-  function* handle(record: TraceRecord, final: boolean): Generator<DecodeEvent, 'hold' | 'done'> {
+  private handle(record: TraceRecord, final: boolean, out: DecodeEvent[]): 'hold' | 'done' {
+    const options = this.options;
     if (record.kind === 'meta') {
       const problems: string[] = [];
       if (record.rev !== undefined) {
         if (isRevision(record.rev)) {
-          declaredRev.set(`${record.side ?? '*'}|${record.ctx ?? '*'}`, record.rev);
+          this.declaredRev.set(`${record.side ?? '*'}|${record.ctx ?? '*'}`, record.rev);
           if (!options.rev) {
-            for (const c of scopedBy(record)) {
+            for (const c of this.scopedBy(record)) {
               if (metaApplies(record, c.side, c.ctx)) {
                 c.decoder.setRevision(record.rev);
                 c.revisionSource = 'meta';
@@ -143,80 +235,83 @@ export async function* decodeRecords(
           problems.push(`unknown revision "${record.rev}"`);
         }
       }
-      if (record.ctx === undefined) remember(globalMeta, record);
+      if (record.ctx === undefined) remember(this.globalMeta, record);
       else {
-        let list = ctxMeta.get(ctxKey(record.ctx));
-        if (!list) ctxMeta.set(ctxKey(record.ctx), (list = []));
+        let list = this.ctxMeta.get(ctxKey(record.ctx));
+        if (!list) this.ctxMeta.set(ctxKey(record.ctx), (list = []));
         remember(list, record);
       }
-      for (const c of scopedBy(record)) {
+      for (const c of this.scopedBy(record)) {
         if (metaApplies(record, c.side, c.ctx)) problems.push(...c.helpers.applyMeta(record.fields).map((f) => `bad helper key ${f}`));
       }
-      yield { type: 'meta', record, problems: [...new Set(problems)] };
+      out.push({ type: 'meta', record, problems: [...new Set(problems)] });
       return 'done';
     }
     if (record.kind === 'bad') {
-      const c = conversations.get(conversationKey(record.ctx, record.side));
+      const c = this.conversations.get(this.keyOf(record.ctx, record.side));
       c?.decoder.noteLostRecord();
-      yield c ? { type: 'bad', record, conversation: c } : { type: 'bad', record };
+      out.push(c ? { type: 'bad', record, conversation: c } : { type: 'bad', record });
       return 'done';
     }
-    const key = conversationKey(record.ctx, record.side);
-    let c = conversations.get(key);
+    const key = this.keyOf(record.ctx, record.side);
+    let c = this.conversations.get(key);
     if (c) {
-      // Most recently seen last, so the first entry is the one to release.
-      conversations.delete(key);
-      conversations.set(key, c);
+      // Most recently seen last, so the first entry is the one to release (already last: nothing to move).
+      if (this.conversations.size > 1) {
+        this.conversations.delete(key);
+        this.conversations.set(key, c);
+      }
     } else {
-      const rev = options.rev ?? declaredFor(record.side, record.ctx);
+      const rev = options.rev ?? this.declaredFor(record.side, record.ctx);
       if (rev) {
-        c = makeConversation(record.side, record.ctx, rev, options.rev ? 'option' : 'meta');
+        c = this.makeConversation(record.side, record.ctx, rev, options.rev ? 'option' : 'meta');
       } else if (!final) {
         return 'hold';
       } else {
-        yield { type: 'undecidable', record, reason: 'no revision declared (meta rev= or --rev) and no R-Eval to guess it from' };
+        out.push({ type: 'undecidable', record, reason: 'no revision declared (meta rev= or --rev) and no R-Eval to guess it from' });
         return 'done';
       }
     }
-    yield { type: 'message', message: c.decoder.decode(record), conversation: c };
+    out.push({ type: 'message', message: c.decoder.decode(record), conversation: c });
     return 'done';
   }
 
   /** Guesses revisions for the conversations the held records need, then replays them. */
-  function* release(): Generator<DecodeEvent> {
-    const pending = held ?? [];
-    held = undefined;
-    heldFor = undefined;
+  private release(out: DecodeEvent[]): void {
+    const pending = this.held ?? [];
+    this.held = undefined;
+    this.heldFor = undefined;
     const samples = new Map<string, MessageRecord[]>();
     for (const r of pending) {
       if (r.kind !== 'message') continue;
       const k = conversationKey(r.ctx, r.side);
-      if (conversations.has(k)) continue;
+      if (this.conversations.has(k)) continue;
       let list = samples.get(k);
       if (!list) samples.set(k, (list = []));
       if (list.length < DETECTION_SAMPLE) list.push(r);
     }
     for (const [k, sample] of samples) {
-      if (conversations.has(k) || declaredFor(sample[0]!.side, sample[0]!.ctx)) continue;
+      if (this.conversations.has(k) || this.declaredFor(sample[0]!.side, sample[0]!.ctx)) continue;
       const guess = detectRevision(sample);
-      if (guess) makeConversation(sample[0]!.side, sample[0]!.ctx, guess.rev, 'guess', guess);
+      if (guess) this.makeConversation(sample[0]!.side, sample[0]!.ctx, guess.rev, 'guess', guess);
     }
-    for (const r of pending) yield* handle(r, true);
+    for (const r of pending) this.handle(r, true, out);
   }
+}
 
-  for await (const record of records) {
-    if (held) {
-      held.push(record);
-      if (record.kind === 'message' && conversationKey(record.ctx, record.side) === heldFor) heldForCount++;
-      if (held.length >= MAX_HELD_RECORDS || heldForCount >= DETECTION_SAMPLE) yield* release();
-      continue;
-    }
-    const outcome = yield* handle(record, false);
-    if (outcome === 'hold' && record.kind === 'message') {
-      held = [record];
-      heldFor = conversationKey(record.ctx, record.side);
-      heldForCount = 1;
-    }
-  }
-  if (held) yield* release();
+const ctxKey = (ctx: string | undefined): string => ctx ?? '\u0000';
+
+const scopeKeys = (side: Side | undefined, ctx: string | undefined): string[] => [
+  `${side ?? '*'}|${ctx ?? '*'}`,
+  `*|${ctx ?? '*'}`,
+  `${side ?? '*'}|*`,
+  '*|*',
+];
+
+const metaApplies = (meta: MetaRecord, side: Side | undefined, ctx: string | undefined): boolean =>
+  (meta.side === undefined || meta.side === side) && (meta.ctx === undefined || meta.ctx === ctx);
+
+function remember(list: MetaRecord[], meta: MetaRecord): void {
+  list.push(meta);
+  if (list.length > MAX_META_KEPT) list.shift();
 }
