@@ -173,21 +173,14 @@ export class ConversationDecoder implements ConversationState {
       ctx.issues.push(fatal);
       this.damaged = true;
     }
-    const body: REvalBody = {
-      kind: 'r-eval',
-      ...(evaluateId !== undefined && { evaluateId }),
-      ...(reservedCount !== undefined && { reservedCount }),
-      ...(installIds && { installIds }),
-      ...(reservedIds && { reservedIds }),
-      ops,
-    };
+    // Built field by field (no spreads: this runs for every R-Eval), keys in the order of REvalBody.
+    const body: Mutable<REvalBody> = { kind: 'r-eval', ops };
+    if (evaluateId !== undefined) body.evaluateId = evaluateId;
+    if (reservedCount !== undefined) body.reservedCount = reservedCount;
+    if (installIds) body.installIds = installIds;
+    if (reservedIds) body.reservedIds = reservedIds;
     const reserving = f.evalPrelude === 'install-and-reserved' ? (reservedIds?.length ?? 0) > 0 : (reservedCount ?? 0) > 0;
-    return this.openExchange(ctx, 'r-eval', body, {
-      ...(evaluateId !== undefined && { evaluateId }),
-      ops,
-      reserving,
-      incomplete: fatal !== undefined,
-    });
+    return this.openExchange(ctx, 'r-eval', body, evaluateId, ops, reserving, undefined, fatal !== undefined);
   }
 
   private readOp(r: FrameReader, index: number, vctx: ValueCodecContext, ctx: MessageDecodeContext): Op {
@@ -295,7 +288,7 @@ export class ConversationDecoder implements ConversationState {
     // A J-Eval cannot be sent while JS waits for the R-Resp of another: that R-Resp was lost.
     const abandoned: Exchange[] = [];
     while (this.open.length > 0 && this.open[this.open.length - 1]!.kind === 'j-eval') abandoned.push(this.open.pop()!);
-    return this.openExchange(ctx, 'j-eval', body, { call: body.call, incomplete: fatal !== undefined }, abandoned);
+    return this.openExchange(ctx, 'j-eval', body, undefined, undefined, undefined, body.call, fatal !== undefined, abandoned);
   }
 
   // ---- Responds -------------------------------------------------------------------------
@@ -473,17 +466,25 @@ export class ConversationDecoder implements ConversationState {
     ctx: MessageDecodeContext,
     kind: 'r-eval' | 'j-eval',
     body: MessageBody,
-    fields: Partial<Pick<Exchange, 'evaluateId' | 'ops' | 'reserving' | 'call'>> & { incomplete: boolean },
+    evaluateId: number | undefined,
+    ops: readonly Op[] | undefined,
+    reserving: boolean | undefined,
+    call: JsCall | undefined,
+    incomplete: boolean,
     abandoned: Exchange[] = [],
   ): DecodedMessage {
-    const exchange: Exchange = {
+    const exchange: Mutable<Exchange> = {
       serial: ++this.exchangeSerial,
       kind,
       record: ctx.record,
       messageIndex: ctx.messageIndex,
       depth: this.open.length,
-      ...fields,
+      incomplete,
     };
+    if (evaluateId !== undefined) exchange.evaluateId = evaluateId;
+    if (ops !== undefined) exchange.ops = ops;
+    if (reserving !== undefined) exchange.reserving = reserving;
+    if (call !== undefined) exchange.call = call;
     this.open.push(exchange);
     return {
       record: ctx.record,
@@ -504,16 +505,17 @@ export class ConversationDecoder implements ConversationState {
     exchange: Exchange | undefined,
     abandoned: Exchange[],
   ): DecodedMessage {
-    return {
+    const message: Mutable<DecodedMessage> = {
       record: ctx.record,
       messageIndex: ctx.messageIndex,
       kind,
       body,
       depth: exchange ? exchange.depth : this.open.length,
-      ...(exchange && { exchange }),
       abandoned,
       issues: ctx.issues,
     };
+    if (exchange) message.exchange = exchange;
+    return message;
   }
 
   private checkTrailing(r: FrameReader, ctx: MessageDecodeContext, severity: 'error' | 'warning', why: string): void {
@@ -523,6 +525,8 @@ export class ConversationDecoder implements ConversationState {
     }
   }
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 interface MessageDecodeContext {
   readonly record: MessageRecord;

@@ -127,7 +127,11 @@ function flattenEvents(batches: AsyncIterable<DecodeEvent[]>): AsyncIterable<Dec
 
 /** The state behind decodeRecords: records pushed in one at a time, events appended to `out`. */
 export class RecordStreamDecoder {
-  private readonly conversations = new Map<string, Conversation>();
+  /** Open conversations by key, each with the tick it was last seen at (the least recent is released first). */
+  private readonly conversations = new Map<string, OpenConversation>();
+  /** The same by side (rust, js, none) and then ctx: a record finds its conversation without building its key. */
+  private readonly bySide = [new Map<string, OpenConversation>(), new Map<string, OpenConversation>(), new Map<string, OpenConversation>()];
+  private tick = 0;
   /** The same conversations by ctx, so a meta record scoped to one ctx touches only its own. */
   private readonly byCtx = new Map<string, Conversation[]>();
   /** Declared revisions by scope `side|ctx` with `*` wildcards. */
@@ -138,24 +142,20 @@ export class RecordStreamDecoder {
   private held: TraceRecord[] | undefined;
   private heldFor: string | undefined;
   private heldForCount = 0;
-  /** The conversation of the previous message record: most records continue it. */
-  private lastKey: string | undefined;
-  private lastSide: Side | undefined;
-  private lastCtx: string | undefined;
 
   constructor(private readonly options: DecodeStreamOptions = {}) {}
 
   push(record: TraceRecord, out: DecodeEvent[]): void {
     if (this.held) {
       this.held.push(record);
-      if (record.kind === 'message' && this.keyOf(record.ctx, record.side) === this.heldFor) this.heldForCount++;
+      if (record.kind === 'message' && conversationKey(record.ctx, record.side) === this.heldFor) this.heldForCount++;
       if (this.held.length >= MAX_HELD_RECORDS || this.heldForCount >= DETECTION_SAMPLE) this.release(out);
       return;
     }
     const outcome = this.handle(record, false, out);
     if (outcome === 'hold' && record.kind === 'message') {
       this.held = [record];
-      this.heldFor = this.keyOf(record.ctx, record.side);
+      this.heldFor = conversationKey(record.ctx, record.side);
       this.heldForCount = 1;
     }
   }
@@ -165,16 +165,14 @@ export class RecordStreamDecoder {
     if (this.held) this.release(out);
   }
 
-  /** conversationKey, without building the string again for a record of the same conversation as the last. */
-  private keyOf(ctx: string | undefined, side: Side | undefined): string {
-    if (this.lastKey !== undefined && ctx === this.lastCtx && side === this.lastSide) return this.lastKey;
-    this.lastCtx = ctx;
-    this.lastSide = side;
-    return (this.lastKey = conversationKey(ctx, side));
+  private find(ctx: string | undefined, side: Side | undefined): OpenConversation | undefined {
+    return this.bySide[sideIndex(side)]!.get(ctxKey(ctx));
   }
 
+  /** Conversations a meta record can apply to: all of them (least recently seen first) or those of its ctx. */
   private scopedBy(meta: MetaRecord): Iterable<Conversation> {
-    return meta.ctx === undefined ? this.conversations.values() : (this.byCtx.get(ctxKey(meta.ctx)) ?? []);
+    if (meta.ctx !== undefined) return this.byCtx.get(ctxKey(meta.ctx)) ?? [];
+    return [...this.conversations.values()].sort((a, b) => a.seen - b.seen).map((o) => o.conversation);
   }
 
   private declaredFor(side: Side | undefined, ctx: string | undefined): Revision | undefined {
@@ -197,7 +195,9 @@ export class RecordStreamDecoder {
       revisionSource: source,
       ...(guess && { guess }),
     };
-    this.conversations.set(c.key, c);
+    const open: OpenConversation = { conversation: c, seen: ++this.tick };
+    this.conversations.set(c.key, open);
+    this.bySide[sideIndex(side)]!.set(ctxKey(ctx), open);
     const same = this.byCtx.get(ctxKey(ctx));
     if (same) same.push(c);
     else this.byCtx.set(ctxKey(ctx), [c]);
@@ -207,10 +207,12 @@ export class RecordStreamDecoder {
 
   /** Releases the conversation seen least recently (a long log of many sessions stays bounded). */
   private forgetOldest(): void {
-    const oldest = this.conversations.values().next();
-    if (oldest.done) return;
-    const c = oldest.value;
+    let oldest: OpenConversation | undefined;
+    for (const o of this.conversations.values()) if (oldest === undefined || o.seen < oldest.seen) oldest = o;
+    if (oldest === undefined) return;
+    const c = oldest.conversation;
     this.conversations.delete(c.key);
+    this.bySide[sideIndex(c.side)]!.delete(ctxKey(c.ctx));
     const same = this.byCtx.get(ctxKey(c.ctx))?.filter((x) => x !== c);
     if (same?.length) this.byCtx.set(ctxKey(c.ctx), same);
     else this.byCtx.delete(ctxKey(c.ctx));
@@ -248,19 +250,16 @@ export class RecordStreamDecoder {
       return 'done';
     }
     if (record.kind === 'bad') {
-      const c = this.conversations.get(this.keyOf(record.ctx, record.side));
+      const c = this.find(record.ctx, record.side)?.conversation;
       c?.decoder.noteLostRecord();
       out.push(c ? { type: 'bad', record, conversation: c } : { type: 'bad', record });
       return 'done';
     }
-    const key = this.keyOf(record.ctx, record.side);
-    let c = this.conversations.get(key);
-    if (c) {
-      // Most recently seen last, so the first entry is the one to release (already last: nothing to move).
-      if (this.conversations.size > 1) {
-        this.conversations.delete(key);
-        this.conversations.set(key, c);
-      }
+    const open = this.find(record.ctx, record.side);
+    let c: Conversation;
+    if (open) {
+      open.seen = ++this.tick;
+      c = open.conversation;
     } else {
       const rev = options.rev ?? this.declaredFor(record.side, record.ctx);
       if (rev) {
@@ -300,6 +299,14 @@ export class RecordStreamDecoder {
 }
 
 const ctxKey = (ctx: string | undefined): string => ctx ?? '\u0000';
+
+const sideIndex = (side: Side | undefined): number => (side === 'rust' ? 0 : side === 'js' ? 1 : 2);
+
+interface OpenConversation {
+  readonly conversation: Conversation;
+  /** Tick of the last record seen (the conversation released first is the one with the lowest). */
+  seen: number;
+}
 
 const scopeKeys = (side: Side | undefined, ctx: string | undefined): string[] => [
   `${side ?? '*'}|${ctx ?? '*'}`,
