@@ -23,7 +23,7 @@ import {
   type REvalBody,
   type RRespBody,
 } from './messages.js';
-import { readSignature, sameBytes, hex, type CallbackType, type Signature, type TypeDef } from './types.js';
+import { readSignature, sameBytes, shortHex, type CallbackType, type Signature, type TypeDef } from './types.js';
 import { decodeValue, forEachCallback, wordsToNumber, type Value, type ValueCodecContext } from './values.js';
 
 /** Ops in one R-Eval beyond this are refused (a real batch holds at most a few thousand). */
@@ -195,7 +195,7 @@ export class ConversationDecoder implements ConversationState {
       if (known && !sameBytes(known.bytes, signature.bytes)) {
         ctx.issues.push({
           kind: 'type-redefined',
-          message: `op ${index}: TYPE_FULL redefines type id ${typeId} as ${hex(signature.bytes)} (was ${hex(known.bytes)})`,
+          message: `op ${index}: TYPE_FULL redefines type id ${typeId} as ${shortHex(signature.bytes)} (was ${shortHex(known.bytes)})`,
           fatal: false,
           severity: 'error',
           op: index,
@@ -664,8 +664,13 @@ function readOpResults(r: FrameReader, exchange: Exchange, features: RevisionFea
 const SIGNATURES = new Map<string, Signature>();
 const MAX_INTERNED_SIGNATURES = 4096;
 
+/** Signatures longer than this are not interned: a damaged message can hold a huge one, and real ones are short. */
+const MAX_INTERNED_SIGNATURE_BYTES = 1024;
+
 function internSignature(sig: Signature): Signature {
-  const key = String.fromCharCode(...sig.bytes);
+  if (sig.bytes.length > MAX_INTERNED_SIGNATURE_BYTES) return sig;
+  // latin1 maps each byte to one character: an exact key, built without spreading the bytes onto the stack.
+  const key = Buffer.from(sig.bytes.buffer, sig.bytes.byteOffset, sig.bytes.byteLength).toString('latin1');
   const known = SIGNATURES.get(key);
   if (known) return known;
   if (SIGNATURES.size >= MAX_INTERNED_SIGNATURES) SIGNATURES.delete(SIGNATURES.keys().next().value!);
