@@ -326,7 +326,7 @@ export class ConversationDecoder implements ConversationState {
         results.push(...attempt.results);
       }
     }
-    const body: JRespBody = { kind: 'j-resp', ...(evaluateId !== undefined && { evaluateId }), results };
+    const body: JRespBody = evaluateId !== undefined ? { kind: 'j-resp', evaluateId, results } : { kind: 'j-resp', results };
     return this.closeExchange(ctx, 'j-resp', body, exchange, abandoned);
   }
 
@@ -385,14 +385,13 @@ export class ConversationDecoder implements ConversationState {
       ctx.issues.push({ ...issueFromError(e, 'decode-error'), ...(ctx.damaged && { consequence: true }) });
     }
     if (value) noteNonAscii(value, ctx, undefined);
-    const body: RRespBody = {
-      kind: 'r-resp',
-      ...(preludeWord !== undefined && { preludeWord }),
-      ...(installIds && { installIds }),
-      ...(value && { value }),
-      ...(type && { type }),
-      ...(opaqueBytes !== undefined && { opaqueBytes }),
-    };
+    // Field by field in RRespBody's order: no spreads on a path every R-Resp takes.
+    const body: Mutable<RRespBody> = { kind: 'r-resp' };
+    if (preludeWord !== undefined) body.preludeWord = preludeWord;
+    if (installIds) body.installIds = installIds;
+    if (value) body.value = value;
+    if (type) body.type = type;
+    if (opaqueBytes !== undefined) body.opaqueBytes = opaqueBytes;
     return this.closeExchange(ctx, 'r-resp', body, exchange, abandoned);
   }
 

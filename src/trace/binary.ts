@@ -553,10 +553,11 @@ function examineFrame(window: InputWindow, maxPayload: number, input: string, ca
       salvage: salvagePayload(window.view(FRAME_PREFIX_BYTES, have)),
     };
   }
-  const frame = window.view(0, size);
-  const payload = frame.subarray(FRAME_PREFIX_BYTES, FRAME_PREFIX_BYTES + payloadLength);
-  const stored = frame.readUInt32LE(FRAME_PREFIX_BYTES + payloadLength);
-  const computed = crc32(frame, 4, FRAME_PREFIX_BYTES + payloadLength);
+  // One view per frame: the CRC covers the length word and the payload, read through the window.
+  const covered = window.view(4, FRAME_PREFIX_BYTES + payloadLength);
+  const payload = covered.subarray(FRAME_PREFIX_BYTES - 4);
+  const stored = window.u32At(FRAME_PREFIX_BYTES + payloadLength);
+  const computed = crc32(covered);
   if (stored !== computed) {
     const show = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
     return {

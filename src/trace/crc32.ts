@@ -23,7 +23,9 @@ const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => num
 
 /** CRC-32 of `bytes[start, end)`, as an unsigned 32-bit number. */
 export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  if (nativeCrc32 !== undefined && end - start >= 64) return nativeCrc32(bytes.subarray(start, end), 0) >>> 0;
+  if (nativeCrc32 !== undefined && end - start >= 64) {
+    return nativeCrc32(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), 0) >>> 0;
+  }
   let c = 0xffffffff;
   for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
