@@ -60,7 +60,39 @@ export function decodeRecords(
   records: AsyncIterable<TraceRecord> | Iterable<TraceRecord>,
   options: DecodeStreamOptions = {},
 ): AsyncIterable<DecodeEvent> {
-  return flattenEvents(decodeRecordBatches(singleBatches(records), options));
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<DecodeEvent> {
+      const decoder = new RecordStreamDecoder(options);
+      const source: Iterator<TraceRecord> | AsyncIterator<TraceRecord> =
+        Symbol.asyncIterator in records ? records[Symbol.asyncIterator]() : records[Symbol.iterator]();
+      // Events of the last record pushed; an event in hand costs one resolved promise.
+      let out: DecodeEvent[] = [];
+      let index = 0;
+      let finished = false;
+      const pull = async (): Promise<IteratorResult<DecodeEvent>> => {
+        while (!finished) {
+          const next = await source.next();
+          out = [];
+          index = 0;
+          if (next.done) {
+            finished = true;
+            decoder.end(out);
+          } else decoder.push(next.value, out);
+          if (out.length > 0) return { value: out[index++]!, done: false };
+        }
+        return { value: undefined, done: true };
+      };
+      return {
+        next: () => (index < out.length ? Promise.resolve({ value: out[index++]!, done: false }) : pull()),
+        return: async (): Promise<IteratorResult<DecodeEvent>> => {
+          finished = true;
+          out = [];
+          await source.return?.();
+          return { value: undefined, done: true };
+        },
+      };
+    },
+  };
 }
 
 /**
@@ -81,48 +113,6 @@ export async function* decodeRecordBatches(
   const out: DecodeEvent[] = [];
   decoder.end(out);
   if (out.length > 0) yield out;
-}
-
-/** Records one at a time as batches: whatever is already in hand goes out together. */
-async function* singleBatches(records: AsyncIterable<TraceRecord> | Iterable<TraceRecord>): AsyncGenerator<TraceRecord[]> {
-  if (Symbol.iterator in records) {
-    const all: TraceRecord[] = [];
-    for (const r of records) {
-      all.push(r);
-      if (all.length >= 1024) yield all.splice(0);
-    }
-    if (all.length > 0) yield all;
-    return;
-  }
-  for await (const r of records) yield [r];
-}
-
-/** Events one at a time over event batches; an event in hand costs one resolved promise. */
-function flattenEvents(batches: AsyncIterable<DecodeEvent[]>): AsyncIterable<DecodeEvent> {
-  return {
-    [Symbol.asyncIterator](): AsyncIterator<DecodeEvent> {
-      const source = batches[Symbol.asyncIterator]();
-      let batch: DecodeEvent[] = [];
-      let index = 0;
-      const pull = async (): Promise<IteratorResult<DecodeEvent>> => {
-        for (;;) {
-          const next = await source.next();
-          if (next.done) return { value: undefined, done: true };
-          batch = next.value;
-          index = 0;
-          if (batch.length > 0) return { value: batch[index++]!, done: false };
-        }
-      };
-      return {
-        next: () => (index < batch.length ? Promise.resolve({ value: batch[index++]!, done: false }) : pull()),
-        return: async (): Promise<IteratorResult<DecodeEvent>> => {
-          batch = [];
-          await source.return?.();
-          return { value: undefined, done: true };
-        },
-      };
-    },
-  };
 }
 
 /** The state behind decodeRecords: records pushed in one at a time, events appended to `out`. */
