@@ -44,8 +44,10 @@ export const MAX_OPEN_CONVERSATIONS = 512;
 /** Meta records remembered per scope, to apply to conversations that start later. */
 const MAX_META_KEPT = 64;
 
-/** Records held back while a revision is guessed are bounded by this. */
+/** Records held back while a revision is guessed are bounded by this… */
 export const MAX_HELD_RECORDS = 20_000;
+/** …and by this many message bytes, so a few huge messages cannot hold back gigabytes. */
+export const MAX_HELD_BYTES = 64 * 1024 * 1024;
 
 export function conversationKey(ctx: string | undefined, side: Side | undefined): string {
   return `${ctx ?? ''}\u0000${side ?? ''}`;
@@ -132,14 +134,18 @@ export class RecordStreamDecoder {
   private held: TraceRecord[] | undefined;
   private heldFor: string | undefined;
   private heldForCount = 0;
+  private heldBytes = 0;
 
   constructor(private readonly options: DecodeStreamOptions = {}) {}
 
   push(record: TraceRecord, out: DecodeEvent[]): void {
     if (this.held) {
       this.held.push(record);
-      if (record.kind === 'message' && conversationKey(record.ctx, record.side) === this.heldFor) this.heldForCount++;
-      if (this.held.length >= MAX_HELD_RECORDS || this.heldForCount >= DETECTION_SAMPLE) this.release(out);
+      if (record.kind === 'message') {
+        this.heldBytes += record.data.length;
+        if (conversationKey(record.ctx, record.side) === this.heldFor) this.heldForCount++;
+      }
+      if (this.held.length >= MAX_HELD_RECORDS || this.heldForCount >= DETECTION_SAMPLE || this.heldBytes >= MAX_HELD_BYTES) this.release(out);
       return;
     }
     const outcome = this.handle(record, false, out);
@@ -147,6 +153,7 @@ export class RecordStreamDecoder {
       this.held = [record];
       this.heldFor = conversationKey(record.ctx, record.side);
       this.heldForCount = 1;
+      this.heldBytes = record.data.length;
     }
   }
 
