@@ -248,7 +248,11 @@ export class RecordStreamDecoder {
     }
     if (record.kind === 'bad') {
       const c = this.find(record.ctx, record.side)?.conversation;
-      c?.decoder.noteLostRecord();
+      if (c) c.decoder.noteLostRecord();
+      else if (record.side === undefined) {
+        // Its side is unreadable (`side=JS`): it may be a lost record of any conversation of its ctx.
+        for (const other of this.byCtx.get(ctxKey(record.ctx)) ?? []) other.decoder.noteLostRecord();
+      }
       out.push(c ? { type: 'bad', record, conversation: c } : { type: 'bad', record });
       return 'done';
     }

@@ -208,3 +208,28 @@ describe('records that cannot be read come out of the trace layer as bad records
     expect(event.type === 'bad' && event.record.loc).toEqual({ input: '-', line: 3 });
   });
 });
+
+describe('a bad record whose side is unreadable', () => {
+  it('marks what follows in every conversation of its ctx as a possible consequence', async () => {
+    // Example A's R-Eval defines type 16 with TYPE_FULL; then a record is lost, and a later R-Eval
+    // using TYPE_CACHED for an id never defined is flagged as probably caused by the loss.
+    const cached = Buffer.from(FIXTURE.makeNode, 'base64');
+    // reserved-count layout: u32 [reserved count, fn id, type id, string length]; u8 [message type, type marker, …].
+    cached[cached.readUInt32LE(4) + 1] = 0xff; // the op's type marker, FULL -> CACHED
+    cached.writeUInt32LE(99, 12 + 8); // type id 99: never defined
+    const text = [
+      '@btrace meta rev=reserved-count ctx=s',
+      `@btrace side=rust seq=1 ctx=s dir=r2j data=${FIXTURE.makeNode}`,
+      `@btrace side=js seq=1 ctx=s dir=r2j data=${FIXTURE.makeNode}`,
+      `@btrace side=JS seq=2 ctx=s dir=j2r data=${FIXTURE.emptyRespond}`,
+      `@btrace side=js seq=3 ctx=s dir=r2j data=${cached.toString('base64')}`,
+      '',
+    ].join('\n');
+    const events = await collect(decodeRecords(await readBytes(Buffer.from(text))));
+    const last = events[events.length - 1]!;
+    expect(last.type).toBe('message');
+    if (last.type !== 'message') return;
+    const issue = last.message.issues.find((i) => i.kind === 'unknown-type-id');
+    expect(issue).toMatchObject({ consequence: true });
+  });
+});
