@@ -172,6 +172,16 @@ export function makeSignature(params: readonly TypeDef[], ret: TypeDef): Signatu
 
 /** Human notation: `(string) -> heapref`, `callback(&ref, heapref) -> null`. */
 export function formatType(t: TypeDef): string {
+  // Type definitions are immutable and interned with their signature: each is formatted once.
+  let text = TYPE_TEXT.get(t);
+  if (text === undefined) TYPE_TEXT.set(t, (text = formatTypeUncached(t)));
+  return text;
+}
+
+const TYPE_TEXT = new WeakMap<TypeDef, string>();
+const SIGNATURE_TEXT = new WeakMap<Pick<Signature, 'params' | 'ret'>, string>();
+
+function formatTypeUncached(t: TypeDef): string {
   switch (t.kind) {
     case 'callback':
       return `fn(${t.params.map(formatType).join(', ')}) -> ${formatType(t.ret)}`;
@@ -199,7 +209,9 @@ export function formatType(t: TypeDef): string {
 }
 
 export function formatSignature(s: Pick<Signature, 'params' | 'ret'>): string {
-  return `(${s.params.map(formatType).join(', ')}) -> ${formatType(s.ret)}`;
+  let text = SIGNATURE_TEXT.get(s);
+  if (text === undefined) SIGNATURE_TEXT.set(s, (text = `(${s.params.map(formatType).join(', ')}) -> ${formatType(s.ret)}`));
+  return text;
 }
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
