@@ -103,7 +103,8 @@ mkdirSync(dir, { recursive: true });
 const rssFile = join(dir, `rss-${process.pid}`);
 
 function must(run, what) {
-  if (run.status !== 0 && run.status !== 1) {
+  // Exit 1 is "findings" for the CLI, but also what a crash gives: a stack trace on stderr tells them apart.
+  if ((run.status !== 0 && run.status !== 1) || /^\s+at |\bError\b/m.test(run.stderr ?? '')) {
     process.stderr.write(run.stderr ?? '');
     throw new Error(`${what} failed with exit status ${run.status}`);
   }
