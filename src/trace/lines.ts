@@ -440,6 +440,15 @@ function parseMessageBytes(buf: Buffer, start: number, end: number, loc: RecordL
     while (i < end && (buf[i] === SPACE || buf[i] === TAB)) i++;
     if (i === end) break;
     const tokenStart = i;
+    if (dataStart === -1 && buf[i] === 0x64 && buf[i + 1] === 0x61 && buf[i + 2] === 0x74 && buf[i + 3] === 0x61 && buf[i + 4] === EQUALS && i + 5 <= end) {
+      // The long field: its end found by memchr. Anything odd inside it (a tab, a control byte,
+      // non-ASCII) fails the strict base64 decode below and sends the line to parseRecordText.
+      dataStart = i + 5;
+      const space = buf.indexOf(SPACE, dataStart);
+      dataEnd = space === -1 || space > end ? end : space;
+      i = dataEnd;
+      continue;
+    }
     let eq = -1;
     for (; i < end; i++) {
       const b = buf[i]!;
