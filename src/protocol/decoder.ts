@@ -23,7 +23,7 @@ import {
   type REvalBody,
   type RRespBody,
 } from './messages.js';
-import { readSignature, sameBytes, hex, type CallbackType, type Signature, type TypeDef } from './types.js';
+import { readSignature, sameBytes, shortHex, type CallbackType, type Signature, type TypeDef } from './types.js';
 import { decodeValue, forEachCallback, wordsToNumber, type Value, type ValueCodecContext } from './values.js';
 
 /** Ops in one R-Eval beyond this are refused (a real batch holds at most a few thousand). */
@@ -173,21 +173,14 @@ export class ConversationDecoder implements ConversationState {
       ctx.issues.push(fatal);
       this.damaged = true;
     }
-    const body: REvalBody = {
-      kind: 'r-eval',
-      ...(evaluateId !== undefined && { evaluateId }),
-      ...(reservedCount !== undefined && { reservedCount }),
-      ...(installIds && { installIds }),
-      ...(reservedIds && { reservedIds }),
-      ops,
-    };
+    // Built field by field (no spreads: this runs for every R-Eval), keys in the order of REvalBody.
+    const body: Mutable<REvalBody> = { kind: 'r-eval', ops };
+    if (evaluateId !== undefined) body.evaluateId = evaluateId;
+    if (reservedCount !== undefined) body.reservedCount = reservedCount;
+    if (installIds) body.installIds = installIds;
+    if (reservedIds) body.reservedIds = reservedIds;
     const reserving = f.evalPrelude === 'install-and-reserved' ? (reservedIds?.length ?? 0) > 0 : (reservedCount ?? 0) > 0;
-    return this.openExchange(ctx, 'r-eval', body, {
-      ...(evaluateId !== undefined && { evaluateId }),
-      ops,
-      reserving,
-      incomplete: fatal !== undefined,
-    });
+    return this.openExchange(ctx, 'r-eval', body, evaluateId, ops, reserving, undefined, fatal !== undefined);
   }
 
   private readOp(r: FrameReader, index: number, vctx: ValueCodecContext, ctx: MessageDecodeContext): Op {
@@ -202,7 +195,7 @@ export class ConversationDecoder implements ConversationState {
       if (known && !sameBytes(known.bytes, signature.bytes)) {
         ctx.issues.push({
           kind: 'type-redefined',
-          message: `op ${index}: TYPE_FULL redefines type id ${typeId} as ${hex(signature.bytes)} (was ${hex(known.bytes)})`,
+          message: `op ${index}: TYPE_FULL redefines type id ${typeId} as ${shortHex(signature.bytes)} (was ${shortHex(known.bytes)})`,
           fatal: false,
           severity: 'error',
           op: index,
@@ -295,7 +288,7 @@ export class ConversationDecoder implements ConversationState {
     // A J-Eval cannot be sent while JS waits for the R-Resp of another: that R-Resp was lost.
     const abandoned: Exchange[] = [];
     while (this.open.length > 0 && this.open[this.open.length - 1]!.kind === 'j-eval') abandoned.push(this.open.pop()!);
-    return this.openExchange(ctx, 'j-eval', body, { call: body.call, incomplete: fatal !== undefined }, abandoned);
+    return this.openExchange(ctx, 'j-eval', body, undefined, undefined, undefined, body.call, fatal !== undefined, abandoned);
   }
 
   // ---- Responds -------------------------------------------------------------------------
@@ -333,7 +326,7 @@ export class ConversationDecoder implements ConversationState {
         results.push(...attempt.results);
       }
     }
-    const body: JRespBody = { kind: 'j-resp', ...(evaluateId !== undefined && { evaluateId }), results };
+    const body: JRespBody = evaluateId !== undefined ? { kind: 'j-resp', evaluateId, results } : { kind: 'j-resp', results };
     return this.closeExchange(ctx, 'j-resp', body, exchange, abandoned);
   }
 
@@ -392,14 +385,13 @@ export class ConversationDecoder implements ConversationState {
       ctx.issues.push({ ...issueFromError(e, 'decode-error'), ...(ctx.damaged && { consequence: true }) });
     }
     if (value) noteNonAscii(value, ctx, undefined);
-    const body: RRespBody = {
-      kind: 'r-resp',
-      ...(preludeWord !== undefined && { preludeWord }),
-      ...(installIds && { installIds }),
-      ...(value && { value }),
-      ...(type && { type }),
-      ...(opaqueBytes !== undefined && { opaqueBytes }),
-    };
+    // Field by field in RRespBody's order: no spreads on a path every R-Resp takes.
+    const body: Mutable<RRespBody> = { kind: 'r-resp' };
+    if (preludeWord !== undefined) body.preludeWord = preludeWord;
+    if (installIds) body.installIds = installIds;
+    if (value) body.value = value;
+    if (type) body.type = type;
+    if (opaqueBytes !== undefined) body.opaqueBytes = opaqueBytes;
     return this.closeExchange(ctx, 'r-resp', body, exchange, abandoned);
   }
 
@@ -473,17 +465,25 @@ export class ConversationDecoder implements ConversationState {
     ctx: MessageDecodeContext,
     kind: 'r-eval' | 'j-eval',
     body: MessageBody,
-    fields: Partial<Pick<Exchange, 'evaluateId' | 'ops' | 'reserving' | 'call'>> & { incomplete: boolean },
+    evaluateId: number | undefined,
+    ops: readonly Op[] | undefined,
+    reserving: boolean | undefined,
+    call: JsCall | undefined,
+    incomplete: boolean,
     abandoned: Exchange[] = [],
   ): DecodedMessage {
-    const exchange: Exchange = {
+    const exchange: Mutable<Exchange> = {
       serial: ++this.exchangeSerial,
       kind,
       record: ctx.record,
       messageIndex: ctx.messageIndex,
       depth: this.open.length,
-      ...fields,
+      incomplete,
     };
+    if (evaluateId !== undefined) exchange.evaluateId = evaluateId;
+    if (ops !== undefined) exchange.ops = ops;
+    if (reserving !== undefined) exchange.reserving = reserving;
+    if (call !== undefined) exchange.call = call;
     this.open.push(exchange);
     return {
       record: ctx.record,
@@ -504,16 +504,17 @@ export class ConversationDecoder implements ConversationState {
     exchange: Exchange | undefined,
     abandoned: Exchange[],
   ): DecodedMessage {
-    return {
+    const message: Mutable<DecodedMessage> = {
       record: ctx.record,
       messageIndex: ctx.messageIndex,
       kind,
       body,
       depth: exchange ? exchange.depth : this.open.length,
-      ...(exchange && { exchange }),
       abandoned,
       issues: ctx.issues,
     };
+    if (exchange) message.exchange = exchange;
+    return message;
   }
 
   private checkTrailing(r: FrameReader, ctx: MessageDecodeContext, severity: 'error' | 'warning', why: string): void {
@@ -523,6 +524,8 @@ export class ConversationDecoder implements ConversationState {
     }
   }
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 interface MessageDecodeContext {
   readonly record: MessageRecord;
@@ -660,8 +663,13 @@ function readOpResults(r: FrameReader, exchange: Exchange, features: RevisionFea
 const SIGNATURES = new Map<string, Signature>();
 const MAX_INTERNED_SIGNATURES = 4096;
 
+/** Signatures longer than this are not interned: a damaged message can hold a huge one, and real ones are short. */
+const MAX_INTERNED_SIGNATURE_BYTES = 1024;
+
 function internSignature(sig: Signature): Signature {
-  const key = String.fromCharCode(...sig.bytes);
+  if (sig.bytes.length > MAX_INTERNED_SIGNATURE_BYTES) return sig;
+  // latin1 maps each byte to one character: an exact key, built without spreading the bytes onto the stack.
+  const key = Buffer.from(sig.bytes.buffer, sig.bytes.byteOffset, sig.bytes.byteLength).toString('latin1');
   const known = SIGNATURES.get(key);
   if (known) return known;
   if (SIGNATURES.size >= MAX_INTERNED_SIGNATURES) SIGNATURES.delete(SIGNATURES.keys().next().value!);

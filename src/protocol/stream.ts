@@ -44,8 +44,10 @@ export const MAX_OPEN_CONVERSATIONS = 512;
 /** Meta records remembered per scope, to apply to conversations that start later. */
 const MAX_META_KEPT = 64;
 
-/** Records held back while a revision is guessed are bounded by this. */
+/** Records held back while a revision is guessed are bounded by this… */
 export const MAX_HELD_RECORDS = 20_000;
+/** …and by this many message bytes, so a few huge messages cannot hold back gigabytes. */
+export const MAX_HELD_BYTES = 64 * 1024 * 1024;
 
 export function conversationKey(ctx: string | undefined, side: Side | undefined): string {
   return `${ctx ?? ''}\u0000${side ?? ''}`;
@@ -56,48 +58,131 @@ export function conversationKey(ctx: string | undefined, side: Side | undefined)
  * applying meta records (revision, helper fn ids) to the conversations they scope. When no
  * revision is declared, records are held back (bounded) until the revision can be guessed.
  */
-export async function* decodeRecords(
+export function decodeRecords(
   records: AsyncIterable<TraceRecord> | Iterable<TraceRecord>,
   options: DecodeStreamOptions = {},
-): AsyncGenerator<DecodeEvent> {
-  const conversations = new Map<string, Conversation>();
-  /** The same conversations by ctx, so a meta record scoped to one ctx touches only its own. */
-  const byCtx = new Map<string, Conversation[]>();
-  const ctxKey = (ctx: string | undefined): string => ctx ?? '\u0000';
-  /** Conversations a meta record can apply to. */
-  const scopedBy = (meta: MetaRecord): Iterable<Conversation> => (meta.ctx === undefined ? conversations.values() : (byCtx.get(ctxKey(meta.ctx)) ?? []));
-  /** Declared revisions and helper meta by scope `side|ctx` with `*` wildcards. */
-  const declaredRev = new Map<string, Revision>();
-  /** Meta records without ctx (apply to every conversation) and per ctx, each list bounded. */
-  const globalMeta: MetaRecord[] = [];
-  const ctxMeta = new Map<string, MetaRecord[]>();
-  const remember = (list: MetaRecord[], meta: MetaRecord): void => {
-    list.push(meta);
-    if (list.length > MAX_META_KEPT) list.shift();
+): AsyncIterable<DecodeEvent> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<DecodeEvent> {
+      const decoder = new RecordStreamDecoder(options);
+      const source: Iterator<TraceRecord> | AsyncIterator<TraceRecord> =
+        Symbol.asyncIterator in records ? records[Symbol.asyncIterator]() : records[Symbol.iterator]();
+      // Events of the last record pushed; an event in hand costs one resolved promise.
+      let out: DecodeEvent[] = [];
+      let index = 0;
+      let finished = false;
+      const pull = async (): Promise<IteratorResult<DecodeEvent>> => {
+        while (!finished) {
+          const next = await source.next();
+          out = [];
+          index = 0;
+          if (next.done) {
+            finished = true;
+            decoder.end(out);
+          } else decoder.push(next.value, out);
+          if (out.length > 0) return { value: out[index++]!, done: false };
+        }
+        return { value: undefined, done: true };
+      };
+      return {
+        next: () => (index < out.length ? Promise.resolve({ value: out[index++]!, done: false }) : pull()),
+        return: async (): Promise<IteratorResult<DecodeEvent>> => {
+          finished = true;
+          out = [];
+          await source.return?.();
+          return { value: undefined, done: true };
+        },
+      };
+    },
   };
-  let held: TraceRecord[] | undefined;
-  let heldFor: string | undefined;
-  let heldForCount = 0;
+}
 
-  const scopeKeys = (side: Side | undefined, ctx: string | undefined): string[] => [
-    `${side ?? '*'}|${ctx ?? '*'}`,
-    `*|${ctx ?? '*'}`,
-    `${side ?? '*'}|*`,
-    '*|*',
-  ];
-  const declaredFor = (side: Side | undefined, ctx: string | undefined): Revision | undefined => {
+/**
+ * decodeRecords over batches of records (openTraceBatches): the events of each batch come
+ * out as one array, decoded in a synchronous loop, so the cost per record is a function
+ * call, not an await.
+ */
+export async function* decodeRecordBatches(
+  batches: AsyncIterable<readonly TraceRecord[]> | Iterable<readonly TraceRecord[]>,
+  options: DecodeStreamOptions = {},
+): AsyncGenerator<DecodeEvent[]> {
+  const decoder = new RecordStreamDecoder(options);
+  for await (const batch of batches) {
+    const out: DecodeEvent[] = [];
+    for (let i = 0; i < batch.length; i++) decoder.push(batch[i]!, out);
+    if (out.length > 0) yield out;
+  }
+  const out: DecodeEvent[] = [];
+  decoder.end(out);
+  if (out.length > 0) yield out;
+}
+
+/** The state behind decodeRecords: records pushed in one at a time, events appended to `out`. */
+export class RecordStreamDecoder {
+  /** Open conversations by key, each with the tick it was last seen at (the least recent is released first). */
+  private readonly conversations = new Map<string, OpenConversation>();
+  /** The same by side (rust, js, none) and then ctx: a record finds its conversation without building its key. */
+  private readonly bySide = [new Map<string, OpenConversation>(), new Map<string, OpenConversation>(), new Map<string, OpenConversation>()];
+  private tick = 0;
+  /** The same conversations by ctx, so a meta record scoped to one ctx touches only its own. */
+  private readonly byCtx = new Map<string, Conversation[]>();
+  /** Declared revisions by scope `side|ctx` with `*` wildcards. */
+  private readonly declaredRev = new Map<string, Revision>();
+  /** Meta records without ctx (apply to every conversation) and per ctx, each list bounded. */
+  private readonly globalMeta: MetaRecord[] = [];
+  private readonly ctxMeta = new Map<string, MetaRecord[]>();
+  private held: TraceRecord[] | undefined;
+  private heldFor: string | undefined;
+  private heldForCount = 0;
+  private heldBytes = 0;
+
+  constructor(private readonly options: DecodeStreamOptions = {}) {}
+
+  push(record: TraceRecord, out: DecodeEvent[]): void {
+    if (this.held) {
+      this.held.push(record);
+      if (record.kind === 'message') {
+        this.heldBytes += record.data.length;
+        if (conversationKey(record.ctx, record.side) === this.heldFor) this.heldForCount++;
+      }
+      if (this.held.length >= MAX_HELD_RECORDS || this.heldForCount >= DETECTION_SAMPLE || this.heldBytes >= MAX_HELD_BYTES) this.release(out);
+      return;
+    }
+    const outcome = this.handle(record, false, out);
+    if (outcome === 'hold' && record.kind === 'message') {
+      this.held = [record];
+      this.heldFor = conversationKey(record.ctx, record.side);
+      this.heldForCount = 1;
+      this.heldBytes = record.data.length;
+    }
+  }
+
+  /** The records ended: held records are decoded with whatever can be guessed. */
+  end(out: DecodeEvent[]): void {
+    if (this.held) this.release(out);
+  }
+
+  private find(ctx: string | undefined, side: Side | undefined): OpenConversation | undefined {
+    return this.bySide[sideIndex(side)]!.get(ctxKey(ctx));
+  }
+
+  /** Conversations a meta record can apply to: all of them (least recently seen first) or those of its ctx. */
+  private scopedBy(meta: MetaRecord): Iterable<Conversation> {
+    if (meta.ctx !== undefined) return this.byCtx.get(ctxKey(meta.ctx)) ?? [];
+    return [...this.conversations.values()].sort((a, b) => a.seen - b.seen).map((o) => o.conversation);
+  }
+
+  private declaredFor(side: Side | undefined, ctx: string | undefined): Revision | undefined {
     for (const k of scopeKeys(side, ctx)) {
-      const r = declaredRev.get(k);
+      const r = this.declaredRev.get(k);
       if (r) return r;
     }
     return undefined;
-  };
-  const metaApplies = (meta: MetaRecord, side: Side | undefined, ctx: string | undefined): boolean =>
-    (meta.side === undefined || meta.side === side) && (meta.ctx === undefined || meta.ctx === ctx);
+  }
 
-  const makeConversation = (side: Side | undefined, ctx: string | undefined, rev: Revision, source: RevisionSource, guess?: RevisionGuess): Conversation => {
-    const helpers = new HelperTable(options.symbols);
-    for (const meta of [...globalMeta, ...(ctxMeta.get(ctxKey(ctx)) ?? [])]) if (metaApplies(meta, side, ctx)) helpers.applyMeta(meta.fields);
+  private makeConversation(side: Side | undefined, ctx: string | undefined, rev: Revision, source: RevisionSource, guess?: RevisionGuess): Conversation {
+    const helpers = new HelperTable(this.options.symbols);
+    for (const meta of [...this.globalMeta, ...(this.ctxMeta.get(ctxKey(ctx)) ?? [])]) if (metaApplies(meta, side, ctx)) helpers.applyMeta(meta.fields);
     const c: Conversation = {
       key: conversationKey(ctx, side),
       ctx,
@@ -107,32 +192,38 @@ export async function* decodeRecords(
       revisionSource: source,
       ...(guess && { guess }),
     };
-    conversations.set(c.key, c);
-    const same = byCtx.get(ctxKey(ctx));
+    const open: OpenConversation = { conversation: c, seen: ++this.tick };
+    this.conversations.set(c.key, open);
+    this.bySide[sideIndex(side)]!.set(ctxKey(ctx), open);
+    const same = this.byCtx.get(ctxKey(ctx));
     if (same) same.push(c);
-    else byCtx.set(ctxKey(ctx), [c]);
-    if (conversations.size > MAX_OPEN_CONVERSATIONS) forgetOldest();
+    else this.byCtx.set(ctxKey(ctx), [c]);
+    if (this.conversations.size > MAX_OPEN_CONVERSATIONS) this.forgetOldest();
     return c;
-  };
-  /** Releases the conversation seen least recently (a long log of many sessions stays bounded). */
-  const forgetOldest = (): void => {
-    const oldest = conversations.values().next();
-    if (oldest.done) return;
-    const c = oldest.value;
-    conversations.delete(c.key);
-    const same = byCtx.get(ctxKey(c.ctx))?.filter((x) => x !== c);
-    if (same?.length) byCtx.set(ctxKey(c.ctx), same);
-    else byCtx.delete(ctxKey(c.ctx));
-  };
+  }
 
-  function* handle(record: TraceRecord, final: boolean): Generator<DecodeEvent, 'hold' | 'done'> {
+  /** Releases the conversation seen least recently (a long log of many sessions stays bounded). */
+  private forgetOldest(): void {
+    let oldest: OpenConversation | undefined;
+    for (const o of this.conversations.values()) if (oldest === undefined || o.seen < oldest.seen) oldest = o;
+    if (oldest === undefined) return;
+    const c = oldest.conversation;
+    this.conversations.delete(c.key);
+    this.bySide[sideIndex(c.side)]!.delete(ctxKey(c.ctx));
+    const same = this.byCtx.get(ctxKey(c.ctx))?.filter((x) => x !== c);
+    if (same?.length) this.byCtx.set(ctxKey(c.ctx), same);
+    else this.byCtx.delete(ctxKey(c.ctx));
+  }
+
+  private handle(record: TraceRecord, final: boolean, out: DecodeEvent[]): 'hold' | 'done' {
+    const options = this.options;
     if (record.kind === 'meta') {
       const problems: string[] = [];
       if (record.rev !== undefined) {
         if (isRevision(record.rev)) {
-          declaredRev.set(`${record.side ?? '*'}|${record.ctx ?? '*'}`, record.rev);
+          this.declaredRev.set(`${record.side ?? '*'}|${record.ctx ?? '*'}`, record.rev);
           if (!options.rev) {
-            for (const c of scopedBy(record)) {
+            for (const c of this.scopedBy(record)) {
               if (metaApplies(record, c.side, c.ctx)) {
                 c.decoder.setRevision(record.rev);
                 c.revisionSource = 'meta';
@@ -143,80 +234,92 @@ export async function* decodeRecords(
           problems.push(`unknown revision "${record.rev}"`);
         }
       }
-      if (record.ctx === undefined) remember(globalMeta, record);
+      if (record.ctx === undefined) remember(this.globalMeta, record);
       else {
-        let list = ctxMeta.get(ctxKey(record.ctx));
-        if (!list) ctxMeta.set(ctxKey(record.ctx), (list = []));
+        let list = this.ctxMeta.get(ctxKey(record.ctx));
+        if (!list) this.ctxMeta.set(ctxKey(record.ctx), (list = []));
         remember(list, record);
       }
-      for (const c of scopedBy(record)) {
+      for (const c of this.scopedBy(record)) {
         if (metaApplies(record, c.side, c.ctx)) problems.push(...c.helpers.applyMeta(record.fields).map((f) => `bad helper key ${f}`));
       }
-      yield { type: 'meta', record, problems: [...new Set(problems)] };
+      out.push({ type: 'meta', record, problems: [...new Set(problems)] });
       return 'done';
     }
     if (record.kind === 'bad') {
-      const c = conversations.get(conversationKey(record.ctx, record.side));
-      c?.decoder.noteLostRecord();
-      yield c ? { type: 'bad', record, conversation: c } : { type: 'bad', record };
+      const c = this.find(record.ctx, record.side)?.conversation;
+      if (c) c.decoder.noteLostRecord();
+      else if (record.side === undefined) {
+        // Its side is unreadable (`side=JS`): it may be a lost record of any conversation of its ctx.
+        for (const other of this.byCtx.get(ctxKey(record.ctx)) ?? []) other.decoder.noteLostRecord();
+      }
+      out.push(c ? { type: 'bad', record, conversation: c } : { type: 'bad', record });
       return 'done';
     }
-    const key = conversationKey(record.ctx, record.side);
-    let c = conversations.get(key);
-    if (c) {
-      // Most recently seen last, so the first entry is the one to release.
-      conversations.delete(key);
-      conversations.set(key, c);
+    const open = this.find(record.ctx, record.side);
+    let c: Conversation;
+    if (open) {
+      open.seen = ++this.tick;
+      c = open.conversation;
     } else {
-      const rev = options.rev ?? declaredFor(record.side, record.ctx);
+      const rev = options.rev ?? this.declaredFor(record.side, record.ctx);
       if (rev) {
-        c = makeConversation(record.side, record.ctx, rev, options.rev ? 'option' : 'meta');
+        c = this.makeConversation(record.side, record.ctx, rev, options.rev ? 'option' : 'meta');
       } else if (!final) {
         return 'hold';
       } else {
-        yield { type: 'undecidable', record, reason: 'no revision declared (meta rev= or --rev) and no R-Eval to guess it from' };
+        out.push({ type: 'undecidable', record, reason: 'no revision declared (meta rev= or --rev) and no R-Eval to guess it from' });
         return 'done';
       }
     }
-    yield { type: 'message', message: c.decoder.decode(record), conversation: c };
+    out.push({ type: 'message', message: c.decoder.decode(record), conversation: c });
     return 'done';
   }
 
   /** Guesses revisions for the conversations the held records need, then replays them. */
-  function* release(): Generator<DecodeEvent> {
-    const pending = held ?? [];
-    held = undefined;
-    heldFor = undefined;
+  private release(out: DecodeEvent[]): void {
+    const pending = this.held ?? [];
+    this.held = undefined;
+    this.heldFor = undefined;
     const samples = new Map<string, MessageRecord[]>();
     for (const r of pending) {
       if (r.kind !== 'message') continue;
       const k = conversationKey(r.ctx, r.side);
-      if (conversations.has(k)) continue;
+      if (this.conversations.has(k)) continue;
       let list = samples.get(k);
       if (!list) samples.set(k, (list = []));
       if (list.length < DETECTION_SAMPLE) list.push(r);
     }
     for (const [k, sample] of samples) {
-      if (conversations.has(k) || declaredFor(sample[0]!.side, sample[0]!.ctx)) continue;
+      if (this.conversations.has(k) || this.declaredFor(sample[0]!.side, sample[0]!.ctx)) continue;
       const guess = detectRevision(sample);
-      if (guess) makeConversation(sample[0]!.side, sample[0]!.ctx, guess.rev, 'guess', guess);
+      if (guess) this.makeConversation(sample[0]!.side, sample[0]!.ctx, guess.rev, 'guess', guess);
     }
-    for (const r of pending) yield* handle(r, true);
+    for (const r of pending) this.handle(r, true, out);
   }
+}
 
-  for await (const record of records) {
-    if (held) {
-      held.push(record);
-      if (record.kind === 'message' && conversationKey(record.ctx, record.side) === heldFor) heldForCount++;
-      if (held.length >= MAX_HELD_RECORDS || heldForCount >= DETECTION_SAMPLE) yield* release();
-      continue;
-    }
-    const outcome = yield* handle(record, false);
-    if (outcome === 'hold' && record.kind === 'message') {
-      held = [record];
-      heldFor = conversationKey(record.ctx, record.side);
-      heldForCount = 1;
-    }
-  }
-  if (held) yield* release();
+const ctxKey = (ctx: string | undefined): string => ctx ?? '\u0000';
+
+const sideIndex = (side: Side | undefined): number => (side === 'rust' ? 0 : side === 'js' ? 1 : 2);
+
+interface OpenConversation {
+  readonly conversation: Conversation;
+  /** Tick of the last record seen (the conversation released first is the one with the lowest). */
+  seen: number;
+}
+
+const scopeKeys = (side: Side | undefined, ctx: string | undefined): string[] => [
+  `${side ?? '*'}|${ctx ?? '*'}`,
+  `*|${ctx ?? '*'}`,
+  `${side ?? '*'}|*`,
+  '*|*',
+];
+
+const metaApplies = (meta: MetaRecord, side: Side | undefined, ctx: string | undefined): boolean =>
+  (meta.side === undefined || meta.side === side) && (meta.ctx === undefined || meta.ctx === ctx);
+
+function remember(list: MetaRecord[], meta: MetaRecord): void {
+  list.push(meta);
+  if (list.length > MAX_META_KEPT) list.shift();
 }

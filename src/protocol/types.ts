@@ -172,6 +172,16 @@ export function makeSignature(params: readonly TypeDef[], ret: TypeDef): Signatu
 
 /** Human notation: `(string) -> heapref`, `callback(&ref, heapref) -> null`. */
 export function formatType(t: TypeDef): string {
+  // Type definitions are immutable and interned with their signature: each is formatted once.
+  let text = TYPE_TEXT.get(t);
+  if (text === undefined) TYPE_TEXT.set(t, (text = formatTypeUncached(t)));
+  return text;
+}
+
+const TYPE_TEXT = new WeakMap<TypeDef, string>();
+const SIGNATURE_TEXT = new WeakMap<Pick<Signature, 'params' | 'ret'>, string>();
+
+function formatTypeUncached(t: TypeDef): string {
   switch (t.kind) {
     case 'callback':
       return `fn(${t.params.map(formatType).join(', ')}) -> ${formatType(t.ret)}`;
@@ -199,7 +209,9 @@ export function formatType(t: TypeDef): string {
 }
 
 export function formatSignature(s: Pick<Signature, 'params' | 'ret'>): string {
-  return `(${s.params.map(formatType).join(', ')}) -> ${formatType(s.ret)}`;
+  let text = SIGNATURE_TEXT.get(s);
+  if (text === undefined) SIGNATURE_TEXT.set(s, (text = `(${s.params.map(formatType).join(', ')}) -> ${formatType(s.ret)}`));
+  return text;
 }
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -208,8 +220,25 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** Hex of short byte strings already formatted, by identity: an interned signature is formatted once. */
+const HEX_CACHE = new WeakMap<Uint8Array, string>();
+const HEX_CACHE_MAX_BYTES = 1024;
+const HEX_DIGITS = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** `de ad be ef`: bytes as space-separated hex pairs. */
 export function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
+  const cached = HEX_CACHE.get(bytes);
+  if (cached !== undefined) return cached;
+  let text = '';
+  for (let i = 0; i < bytes.length; i++) text += i === 0 ? HEX_DIGITS[bytes[i]!]! : ` ${HEX_DIGITS[bytes[i]!]!}`;
+  if (bytes.length <= HEX_CACHE_MAX_BYTES) HEX_CACHE.set(bytes, text);
+  return text;
+}
+
+/** hex() of at most the first 256 bytes, with how many more there are: for one-line messages. */
+export function shortHex(bytes: Uint8Array, max = 256): string {
+  if (bytes.length <= max) return hex(bytes);
+  return `${hex(bytes.subarray(0, max))} … (${bytes.length - max} more bytes)`;
 }
 
 export { utf8, utf8Strict };

@@ -35,9 +35,13 @@ export const CACHED_STRING_MARK = 0xffffffff;
 
 /**
  * Elements of a type that occupies no bytes cannot be bounded by what is left in the
- * buffers, so their count is bounded by this documented limit instead.
+ * buffers, so their count is bounded by this documented limit instead: over the whole
+ * message, so that nested arrays (`Vec<Vec<()>>`) cannot multiply it.
  */
 export const MAX_ZERO_WIDTH_ELEMENTS = 1 << 20;
+
+/** Zero-width elements each message (reader) has still to give. */
+const zeroWidthLeft = new WeakMap<FrameReader, number>();
 
 export interface ValueCodecContext {
   readonly dir: Direction;
@@ -156,13 +160,17 @@ export function decodeValue(r: FrameReader, t: TypeDef, ctx: ValueCodecContext):
 function checkCount(r: FrameReader, count: number, element: TypeDef, ctx: ValueCodecContext): void {
   const at = r.byteOffsetOf('u32') - 4;
   if (!occupiesBytes(element, ctx)) {
-    if (count > MAX_ZERO_WIDTH_ELEMENTS) {
+    const left = zeroWidthLeft.get(r) ?? MAX_ZERO_WIDTH_ELEMENTS;
+    if (count > left) {
       throw new WireError(
-        `array of ${count} ${formatType(element)} elements exceeds the limit of ${MAX_ZERO_WIDTH_ELEMENTS} for elements that occupy no bytes`,
+        count > MAX_ZERO_WIDTH_ELEMENTS
+          ? `array of ${count} ${formatType(element)} elements exceeds the limit of ${MAX_ZERO_WIDTH_ELEMENTS} for elements that occupy no bytes`
+          : `array of ${count} ${formatType(element)} elements takes the message past the limit of ${MAX_ZERO_WIDTH_ELEMENTS} elements that occupy no bytes`,
         at,
         'u32',
       );
     }
+    zeroWidthLeft.set(r, left - count);
     return;
   }
   const left = r.remaining();

@@ -4,6 +4,8 @@
  * missing padding, which would turn a damaged record into wrong bytes; so validate first.
  */
 
+import { takeBytes } from './bytes.js';
+
 /** Value of each ASCII code in the standard alphabet, -1 for anything else (including `=`). */
 const ALPHABET_VALUE: Int8Array = buildAlphabet();
 
@@ -54,4 +56,54 @@ export function decodeStrictBase64(text: string, field: string): Base64Result {
 /** Standard base64 with padding. */
 export function encodeBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/**
+ * The fast path of decodeStrictBase64: decodes the ASCII bytes `src[start, end)` straight
+ * into fresh memory, without building a string. Returns undefined for anything
+ * decodeStrictBase64 would reject (the caller then asks it for the exact message).
+ */
+export function decodeStrictBase64Bytes(src: Uint8Array, start: number, end: number): Uint8Array | undefined {
+  const n = end - start;
+  if (n % 4 !== 0) return undefined;
+  if (n === 0) return new Uint8Array(0);
+  let pad = 0;
+  if (src[end - 1] === PAD) pad = src[end - 2] === PAD ? 2 : 1;
+  const out = takeBytes((n / 4) * 3 - pad);
+  const whole = end - (pad > 0 ? 4 : 0);
+  let o = 0;
+  let i = start;
+  for (; i < whole; i += 4) {
+    const a = src[i]!;
+    const b = src[i + 1]!;
+    const c = src[i + 2]!;
+    const d = src[i + 3]!;
+    // Bytes >= 128 index past the table (undefined | 0 = 0 is not enough: check the OR of raw bytes).
+    if ((a | b | c | d) >= 128) return undefined;
+    const va = ALPHABET_VALUE[a]!;
+    const vb = ALPHABET_VALUE[b]!;
+    const vc = ALPHABET_VALUE[c]!;
+    const vd = ALPHABET_VALUE[d]!;
+    if ((va | vb | vc | vd) < 0) return undefined;
+    const bits = (va << 18) | (vb << 12) | (vc << 6) | vd;
+    out[o++] = bits >>> 16;
+    out[o++] = (bits >>> 8) & 0xff;
+    out[o++] = bits & 0xff;
+  }
+  if (pad > 0) {
+    const a = src[i]!;
+    const b = src[i + 1]!;
+    const c = pad === 1 ? src[i + 2]! : 0x41; // 'A' = 0 stands in for the padded character
+    if ((a | b | c) >= 128) return undefined;
+    const va = ALPHABET_VALUE[a]!;
+    const vb = ALPHABET_VALUE[b]!;
+    const vc = ALPHABET_VALUE[c]!;
+    if ((va | vb | vc) < 0) return undefined;
+    // The bits the padding leaves unused must be zero (one accepted encoding per byte string).
+    if (pad === 2 ? (vb & 0x0f) !== 0 : (vc & 0x03) !== 0) return undefined;
+    const bits = (va << 18) | (vb << 12) | (vc << 6);
+    out[o++] = bits >>> 16;
+    if (pad === 1) out[o++] = (bits >>> 8) & 0xff;
+  }
+  return out;
 }

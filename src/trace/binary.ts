@@ -4,10 +4,12 @@
  * resumes at the next intact frame. Byte-by-byte layout: docs/binary-container.md.
  */
 
+import { copyBytes } from './bytes.js';
 import { crc32 } from './crc32.js';
 import {
   badRecord,
   ctxProblem,
+  type CtxCache,
   MAX_CTX_BYTES,
   MAX_MESSAGE_BYTES,
   messageRecordProblem,
@@ -165,7 +167,7 @@ export function encodeFrame(record: MessageRecord | MetaRecord): Uint8Array {
 }
 
 /** Decodes the payload of a frame whose CRC matched. Content that breaks the rules gives a BadRecord. */
-export function decodePayload(payload: Buffer, loc: RecordLocation): TraceRecord {
+export function decodePayload(payload: Buffer, loc: RecordLocation, cache?: CtxCache): TraceRecord {
   const kind = payload[0];
   const flags = payload[1];
   const bad = (message: string): TraceRecord => badRecord(message, loc, salvagePayload(payload));
@@ -195,25 +197,40 @@ export function decodePayload(payload: Buffer, loc: RecordLocation): TraceRecord
   if (flags & FLAG_CTX && ctxLength === 0) return bad('empty ctx value');
   if (ctxLength > MAX_CTX_BYTES) return bad(`ctx length ${ctxLength} exceeds the maximum ${MAX_CTX_BYTES}`);
   if (bodyStart > payload.length) return bad(`ctx length ${ctxLength} runs past the end of the frame`);
-  const record: MessageRecord = { kind: 'message', dir, data: new Uint8Array(0), loc };
+  let ctx: string | undefined;
+  if (flags & FLAG_CTX) {
+    ctx = cachedCtx(payload, PAYLOAD_FIXED_BYTES, bodyStart, cache);
+    if (ctx === undefined) {
+      const text = decodeUtf8(payload, PAYLOAD_FIXED_BYTES, bodyStart);
+      if (text === undefined) return bad('ctx is not valid UTF-8');
+      const why = ctxProblem(text);
+      if (why !== undefined) return bad(why);
+      ctx = text;
+      if (cache) {
+        cache.ctxBytes = Buffer.from(payload.subarray(PAYLOAD_FIXED_BYTES, bodyStart));
+        cache.ctx = text;
+      }
+    }
+  }
+  const dataLength = payload.length - bodyStart;
+  if (dataLength > MAX_MESSAGE_BYTES) return bad(`message of ${dataLength} bytes exceeds the maximum ${MAX_MESSAGE_BYTES}`);
+  // A copy (the read window is reused), drawn from shared slabs: far cheaper than one ArrayBuffer each.
+  const record: MessageRecord = { kind: 'message', dir, data: copyBytes(payload, bodyStart, payload.length), loc };
   const side = SIDES[sideCode];
   if (side !== undefined) record.side = side;
   if (flags & FLAG_SEQ) record.seq = seq;
   if (flags & FLAG_T) record.t = t;
-  if (flags & FLAG_CTX) {
-    const ctx = decodeUtf8(payload, PAYLOAD_FIXED_BYTES, bodyStart);
-    if (ctx === undefined) return bad('ctx is not valid UTF-8');
-    const why = ctxProblem(ctx);
-    if (why !== undefined) return bad(why);
-    record.ctx = ctx;
-  }
-  const dataLength = payload.length - bodyStart;
-  if (dataLength > MAX_MESSAGE_BYTES) return bad(`message of ${dataLength} bytes exceeds the maximum ${MAX_MESSAGE_BYTES}`);
-  // A copy (the read window is reused). Buffer.from draws small copies from Node's pool, far
-  // cheaper than one ArrayBuffer each; the plain view makes records compare equal across containers.
-  const copy = Buffer.from(payload.subarray(bodyStart));
-  record.data = new Uint8Array(copy.buffer, copy.byteOffset, copy.byteLength);
+  if (ctx !== undefined) record.ctx = ctx;
   return record;
+}
+
+/** The cached label if `bytes[start, end)` are its bytes, else undefined. */
+function cachedCtx(bytes: Buffer, start: number, end: number, cache: CtxCache | undefined): string | undefined {
+  if (cache === undefined) return undefined;
+  const known = cache.ctxBytes;
+  if (known.length !== end - start || known.length === 0) return undefined;
+  for (let i = 0; i < known.length; i++) if (known[i] !== bytes[start + i]) return undefined;
+  return cache.ctx;
 }
 
 function decodeUtf8(bytes: Buffer, start: number, end: number): string | undefined {
@@ -383,6 +400,19 @@ export async function* readBinaryRecords(
   input: string,
   options: BinaryReaderOptions = {},
 ): AsyncGenerator<TraceRecord> {
+  for await (const batch of readBinaryBatches(chunks, input, options)) yield* batch;
+}
+
+/**
+ * readBinaryRecords in batches: every record of the frames already buffered comes out in
+ * one array, so a consumer pays one await per chunk of input rather than one per record.
+ * Each array is handed over: the reader never touches it again.
+ */
+export async function* readBinaryBatches(
+  chunks: AsyncIterable<Uint8Array | string>,
+  input: string,
+  options: BinaryReaderOptions = {},
+): AsyncGenerator<TraceRecord[]> {
   const maxPayload = Math.min(options.maxFramePayload ?? MAX_FRAME_PAYLOAD, MAX_FRAME_PAYLOAD);
   const window = new InputWindow(chunks[Symbol.asyncIterator]());
   const at = (offset: number): RecordLocation => ({ input, offset });
@@ -393,6 +423,8 @@ export async function* readBinaryRecords(
     headerReported = true;
   };
 
+  let batch: TraceRecord[] = [];
+  const ctxCache: CtxCache = { ctxBytes: Buffer.alloc(0), ctx: '' };
   try {
     // File header.
     await window.fill(HEADER_FIXED_BYTES);
@@ -403,14 +435,14 @@ export async function* readBinaryRecords(
     const exactMagic = window.startsWith(BINARY_MAGIC) && window.length >= BINARY_MAGIC.length;
     if (!exactMagic && !looksLikeBinaryTrace(window.view(0, Math.min(window.length, BINARY_MAGIC.length)))) {
       reportHeader(undefined);
-      yield badRecord('not a .btrace file: wrong magic bytes', at(0));
+      yield [badRecord('not a .btrace file: wrong magic bytes', at(0))];
       return;
     }
     if (!exactMagic) {
       damage = { offset: 0, reason: 'damaged file header (wrong magic bytes)', salvage: {} };
     } else if (window.length < HEADER_FIXED_BYTES) {
       reportHeader(undefined);
-      yield badRecord(`truncated file header: ${window.length} bytes`, at(0));
+      yield [badRecord(`truncated file header: ${window.length} bytes`, at(0))];
       return;
     } else {
       const revLength = window.byteAt(11);
@@ -425,14 +457,14 @@ export async function* readBinaryRecords(
         const version = header.readUInt16LE(8);
         if (version !== BINARY_FORMAT_VERSION) {
           reportHeader(undefined);
-          yield badRecord(`unsupported .btrace format version ${version} (this reader knows version ${BINARY_FORMAT_VERSION})`, at(0));
+          yield [badRecord(`unsupported .btrace format version ${version} (this reader knows version ${BINARY_FORMAT_VERSION})`, at(0))];
           return;
         }
         const side = RECORDING_SIDES[header[10]];
         const rev = header.toString('latin1', HEADER_FIXED_BYTES, HEADER_FIXED_BYTES + revLength);
         if (side === undefined || headerRevProblem(rev) !== undefined) {
           reportHeader(undefined);
-          yield badRecord('file header holds an invalid side or rev; ignoring them', at(0));
+          batch.push(badRecord('file header holds an invalid side or rev; ignoring them', at(0)));
         } else {
           reportHeader({ version, rev, side });
         }
@@ -446,22 +478,31 @@ export async function* readBinaryRecords(
 
     // Frames.
     for (;;) {
-      const examined = examineFrame(window, maxPayload, input);
-      const attempt = examined.status === 'need' ? await readFrame(window, maxPayload, input) : examined;
+      const examined = examineFrame(window, maxPayload, input, ctxCache);
+      if (examined.status === 'need' && batch.length > 0) {
+        yield batch; // everything buffered is out before waiting for more input
+        batch = [];
+      }
+      const attempt = examined.status === 'need' ? await readFrame(window, maxPayload, input, ctxCache) : examined;
       if (attempt.status === 'end') break;
       if (attempt.status === 'intact') {
         if (damage) {
-          yield damagedStretch(damage, window.offset, 'to the next intact frame', input);
+          batch.push(damagedStretch(damage, window.offset, 'to the next intact frame', input));
           damage = undefined;
         }
-        yield attempt.record;
+        batch.push(attempt.record);
         window.consume(attempt.size);
         continue;
       }
       damage ??= { offset: window.offset, reason: attempt.reason, salvage: attempt.salvage };
+      if (batch.length > 0) {
+        yield batch;
+        batch = [];
+      }
       await skipToNextSync(window);
     }
-    if (damage) yield damagedStretch(damage, window.offset, 'to the end of input', input);
+    if (damage) batch.push(damagedStretch(damage, window.offset, 'to the end of input', input));
+    if (batch.length > 0) yield batch;
   } finally {
     reportHeader(undefined);
     await window.close();
@@ -483,7 +524,7 @@ function damagedStretch(
  * (while the input has not ended) how many bytes are needed to decide. Synchronous, so the
  * common case of a frame already buffered costs no promise.
  */
-function examineFrame(window: InputWindow, maxPayload: number, input: string): FrameAttempt | { status: 'need'; bytes: number } {
+function examineFrame(window: InputWindow, maxPayload: number, input: string, cache?: CtxCache): FrameAttempt | { status: 'need'; bytes: number } {
   const have = window.length;
   const ended = window.ended;
   if (have < FRAME_PREFIX_BYTES && !ended) return { status: 'need', bytes: FRAME_PREFIX_BYTES };
@@ -512,10 +553,11 @@ function examineFrame(window: InputWindow, maxPayload: number, input: string): F
       salvage: salvagePayload(window.view(FRAME_PREFIX_BYTES, have)),
     };
   }
-  const frame = window.view(0, size);
-  const payload = frame.subarray(FRAME_PREFIX_BYTES, FRAME_PREFIX_BYTES + payloadLength);
-  const stored = frame.readUInt32LE(FRAME_PREFIX_BYTES + payloadLength);
-  const computed = crc32(frame, 4, FRAME_PREFIX_BYTES + payloadLength);
+  // One view per frame: the CRC covers the length word and the payload, read through the window.
+  const covered = window.view(4, FRAME_PREFIX_BYTES + payloadLength);
+  const payload = covered.subarray(FRAME_PREFIX_BYTES - 4);
+  const stored = window.u32At(FRAME_PREFIX_BYTES + payloadLength);
+  const computed = crc32(covered);
   if (stored !== computed) {
     const show = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
     return {
@@ -524,12 +566,12 @@ function examineFrame(window: InputWindow, maxPayload: number, input: string): F
       salvage: salvagePayload(payload),
     };
   }
-  return { status: 'intact', size, record: decodePayload(payload, { input, offset: window.offset }) };
+  return { status: 'intact', size, record: decodePayload(payload, { input, offset: window.offset }, cache) };
 }
 
-async function readFrame(window: InputWindow, maxPayload: number, input: string): Promise<FrameAttempt> {
+async function readFrame(window: InputWindow, maxPayload: number, input: string, cache: CtxCache): Promise<FrameAttempt> {
   for (;;) {
-    const attempt = examineFrame(window, maxPayload, input);
+    const attempt = examineFrame(window, maxPayload, input, cache);
     if (attempt.status !== 'need') return attempt;
     await window.fill(attempt.bytes);
   }

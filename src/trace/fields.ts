@@ -123,6 +123,12 @@ export function metaFromFields(
   return record;
 }
 
+/** The last valid ctx label a reader met, so that a session's label is checked and built once. */
+export interface CtxCache {
+  ctxBytes: Buffer;
+  ctx: string;
+}
+
 /** What a bad record could still tell about its place in the conversation. */
 export interface Salvage {
   dir?: Direction;

@@ -13,28 +13,29 @@ export interface FrameLayout {
 
 /** Validates the 12-byte header exactly as the spec's "invalid header" rule says. */
 export function parseFrameLayout(bytes: Uint8Array): FrameLayout {
+  return layoutOf(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+function layoutOf(bytes: Uint8Array, view: DataView): FrameLayout {
   if (bytes.length < HEADER_SIZE) {
     throw new InvalidHeaderError(`message is ${bytes.length} bytes, shorter than the 12-byte header`, 0);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u16Start = view.getUint32(0, true);
   const u8Start = view.getUint32(4, true);
   const strStart = view.getUint32(8, true);
   const end = bytes.length;
-  const bad = (why: string, at: number): never => {
-    throw new InvalidHeaderError(
-      `invalid header (u16_offset=${u16Start} u8_offset=${u8Start} str_offset=${strStart}, length ${end}): ${why}`,
-      at,
-    );
-  };
-  if (u16Start < HEADER_SIZE) bad('u16_offset is inside the header', 0);
-  if (u8Start < u16Start) bad('u8_offset is before u16_offset', 4);
-  if (strStart < u8Start) bad('str_offset is before u8_offset', 8);
-  if (strStart > end) bad('str_offset is past the end of the message', 8);
-  if ((u16Start - HEADER_SIZE) % 4 !== 0) bad('the u32 buffer is not a whole number of words', 0);
-  if ((u8Start - u16Start) % 2 !== 0) bad('the u16 buffer has an odd length', 4);
-  if (u8Start === strStart) bad('the u8 buffer is empty (no message-type byte)', 4);
+  if (u16Start < HEADER_SIZE) invalidHeader(u16Start, u8Start, strStart, end, 'u16_offset is inside the header', 0);
+  if (u8Start < u16Start) invalidHeader(u16Start, u8Start, strStart, end, 'u8_offset is before u16_offset', 4);
+  if (strStart < u8Start) invalidHeader(u16Start, u8Start, strStart, end, 'str_offset is before u8_offset', 8);
+  if (strStart > end) invalidHeader(u16Start, u8Start, strStart, end, 'str_offset is past the end of the message', 8);
+  if ((u16Start - HEADER_SIZE) % 4 !== 0) invalidHeader(u16Start, u8Start, strStart, end, 'the u32 buffer is not a whole number of words', 0);
+  if ((u8Start - u16Start) % 2 !== 0) invalidHeader(u16Start, u8Start, strStart, end, 'the u16 buffer has an odd length', 4);
+  if (u8Start === strStart) invalidHeader(u16Start, u8Start, strStart, end, 'the u8 buffer is empty (no message-type byte)', 4);
   return { u32Start: HEADER_SIZE, u16Start, u8Start, strStart, end };
+}
+
+function invalidHeader(u16Start: number, u8Start: number, strStart: number, end: number, why: string, at: number): never {
+  throw new InvalidHeaderError(`invalid header (u16_offset=${u16Start} u8_offset=${u8Start} str_offset=${strStart}, length ${end}): ${why}`, at);
 }
 
 /**
@@ -55,8 +56,8 @@ export class FrameReader {
   readonly strCount: number;
 
   constructor(readonly bytes: Uint8Array) {
-    this.layout = parseFrameLayout(bytes);
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.layout = layoutOf(bytes, this.view);
     const l = this.layout;
     this.u32Count = (l.u16Start - l.u32Start) / 4;
     this.u16Count = (l.u8Start - l.u16Start) / 2;

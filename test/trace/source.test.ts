@@ -73,8 +73,8 @@ describe('openTrace', () => {
     expect(records.slice(0, -1).map(content)).toEqual(sampleRecords().map(content));
     expect(records[records.length - 1]).toEqual({
       kind: 'bad',
-      message: 'damaged gzip stream: unexpected end of file; records after this point are lost',
-      loc: { input: '-', offset: lines.length },
+      message: `damaged gzip stream: truncated trailer at compressed byte ${gz.length - 8} (4 of its 8 bytes); the data before it is complete but unchecked`,
+      loc: { input: '-', offset: gz.length - 8 },
     });
 
     const corrupt = Buffer.from(gz);
