@@ -1,5 +1,5 @@
 import { appendFile } from 'node:fs/promises';
-import { analyze, FINDING_KINDS, SEVERITY_RANK, type AnalysisResult, type Finding, type FindingKind, type Severity } from '../replay/index.js';
+import { analyze, FINDING_KINDS, SEVERITY_RANK, type AnalysisResult, type Finding, type FindingKind, type RecordBatches, type Severity } from '../replay/index.js';
 import type { Revision } from '../protocol/revisions.js';
 import { openTrace } from '../trace/source.js';
 import { analysisToJson, renderAnalysisText } from '../report/analysis.js';
@@ -62,9 +62,9 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
   const color = colorFor(io, 'stdout', format === 'text' ? opts.color : false);
   const err = colorFor(io, 'stderr', opts.color);
   const problems: InputProblem[] = [];
-  const sources: Array<{ records: AsyncIterable<import('../trace/record.js').TraceRecord> }> = [];
+  const sources: Array<{ records: RecordBatches }> = [];
   await checkDistinctInputs(inputs);
-  for await (const { records } of readInputs(inputs, io, problems)) sources.push({ records });
+  for await (const { batches } of readInputs(inputs, io, problems)) sources.push({ records: { batches } });
   const progress = new Progress(io, format !== 'json');
   const position = new InputPosition(inputs);
   let steps = 0;

@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import type { TraceRecord } from '../trace/record.js';
-import { openTrace, TraceInputError } from '../trace/source.js';
+import { flattenBatches, openTraceBatches, TraceInputError } from '../trace/source.js';
 import { UsageError, type CliIO } from './io.js';
 
 export interface InputProblem {
@@ -8,32 +8,39 @@ export interface InputProblem {
   message: string;
 }
 
+/** One input as the commands read it: in batches (the fast path) or, flattened, one record at a time. */
+export interface OpenedInput {
+  readonly input: string;
+  readonly batches: AsyncIterable<readonly TraceRecord[]>;
+  readonly records: AsyncIterable<TraceRecord>;
+}
+
 /**
  * Opens each input in turn. An input that cannot be read is recorded as a problem (one
- * line) and skipped, so the others are still read; `-` is stdin, at most once.
+ * line) and skipped, so the others are still read; `-` is stdin, at most once. Read either
+ * `batches` or `records` of an input, not both: they are two views of one stream.
  */
-export async function* readInputs(
-  inputs: readonly string[],
-  io: CliIO,
-  problems: InputProblem[],
-): AsyncGenerator<{ input: string; records: AsyncIterable<TraceRecord> }> {
+export async function* readInputs(inputs: readonly string[], io: CliIO, problems: InputProblem[]): AsyncGenerator<OpenedInput> {
   for (const input of inputs) {
-    const source = openTrace(input, { stdin: io.stdin });
-    const records = guarded(source, input, problems);
-    yield { input, records };
+    const batches = guarded(openTraceBatches(input, { stdin: io.stdin }), input, problems);
+    yield { input, batches, records: flattenBatches(batches) };
   }
 }
 
-async function* guarded(source: AsyncIterable<TraceRecord>, input: string, problems: InputProblem[]): AsyncGenerator<TraceRecord> {
-  try {
-    yield* source;
-  } catch (e) {
-    if (e instanceof TraceInputError) {
-      problems.push({ input, message: e.message });
-      return;
-    }
-    throw e;
-  }
+function guarded<T>(source: AsyncIterable<T>, input: string, problems: InputProblem[]): AsyncIterable<T> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      try {
+        yield* source;
+      } catch (e) {
+        if (e instanceof TraceInputError) {
+          problems.push({ input, message: e.message });
+          return;
+        }
+        throw e;
+      }
+    },
+  };
 }
 
 /** Bytes compared from the start of two files of the same size to call them one log. */

@@ -63,12 +63,23 @@ export interface AnalyzeOptions {
 
 /** One input file. `side` is applied to records that carry none. */
 export interface AnalyzeInput {
-  readonly records: AsyncIterable<TraceRecord> | Iterable<TraceRecord>;
+  readonly records: RecordStream;
   readonly side?: Side;
 }
 
 /** A single record stream (one log, possibly with both sides' records), or several inputs read together. */
-export type AnalyzeSource = AsyncIterable<TraceRecord> | Iterable<TraceRecord> | { readonly inputs: readonly AnalyzeInput[] };
+export type AnalyzeSource = RecordStream | { readonly inputs: readonly AnalyzeInput[] };
+
+/**
+ * Records in batches, as `openTraceBatches` reads them: the replay loops over each batch
+ * synchronously, one await per batch instead of one per record.
+ */
+export interface RecordBatches {
+  readonly batches: AsyncIterable<readonly TraceRecord[]>;
+}
+
+/** Records one at a time (sync or async), or in batches. */
+export type RecordStream = AsyncIterable<TraceRecord> | Iterable<TraceRecord> | RecordBatches;
 
 export interface FirstDivergence {
   /** Index in `findings` of the root cause. */
@@ -176,7 +187,7 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
     if (sessions.size > maxActive) retireOldest();
     return s;
   };
-  for await (const rec of records(source)) {
+  for await (const batch of batchesOf(source)) for (const rec of batch) {
     if (rec.kind === 'meta') {
       if (rec.ctx === undefined) {
         globalMeta.push(rec);
@@ -227,30 +238,61 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
   };
 }
 
-/** Reads one stream, or several inputs interleaved record by record (so both sides advance together). */
-async function* records(source: AnalyzeSource): AsyncGenerator<TraceRecord> {
-  if (!('inputs' in source)) {
-    yield* toAsync(source);
-    return;
-  }
-  const its = source.inputs.map((i) => ({ it: toAsync(i.records)[Symbol.asyncIterator](), side: i.side, done: false }));
-  let open = its.length;
-  while (open > 0) {
-    for (const x of its) {
-      if (x.done) continue;
-      const r = await x.it.next();
-      if (r.done) {
-        x.done = true;
-        open--;
-        continue;
+/** Records handed to the replay per batch when a source gives them one by one and synchronously. */
+const SYNC_BATCH = 4096;
+
+/** One input as batches, whatever form it comes in. */
+async function* batchesOfStream(src: RecordStream): AsyncGenerator<readonly TraceRecord[]> {
+  if ('batches' in src) {
+    yield* src.batches;
+  } else if (Symbol.asyncIterator in src) {
+    for await (const rec of src as AsyncIterable<TraceRecord>) yield [rec];
+  } else {
+    let batch: TraceRecord[] = [];
+    for (const rec of src as Iterable<TraceRecord>) {
+      batch.push(rec);
+      if (batch.length >= SYNC_BATCH) {
+        yield batch;
+        batch = [];
       }
-      const rec = r.value;
-      yield x.side && rec.kind !== 'meta' && rec.side === undefined ? { ...rec, side: x.side } : x.side && rec.kind === 'meta' && rec.side === undefined ? { ...rec, side: x.side } : rec;
     }
+    if (batch.length > 0) yield batch;
   }
 }
 
-async function* toAsync<T>(src: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
-  if (Symbol.asyncIterator in src) yield* src as AsyncIterable<T>;
-  else yield* src as Iterable<T>;
+/**
+ * Reads one stream, or several inputs interleaved record by record (so both sides advance
+ * together), in batches. The interleaving is the same whatever the batch sizes.
+ */
+async function* batchesOf(source: AnalyzeSource): AsyncGenerator<readonly TraceRecord[]> {
+  if (!('inputs' in source)) {
+    yield* batchesOfStream(source);
+    return;
+  }
+  const cursors = source.inputs.map((i) => ({ it: batchesOfStream(i.records), side: i.side, batch: [] as readonly TraceRecord[], at: 0, done: false }));
+  let open = cursors.length;
+  let out: TraceRecord[] = [];
+  while (open > 0) {
+    for (const x of cursors) {
+      if (x.done) continue;
+      while (x.at >= x.batch.length) {
+        if (out.length > 0) {
+          yield out;
+          out = [];
+        }
+        const r = await x.it.next();
+        if (r.done) {
+          x.done = true;
+          open--;
+          break;
+        }
+        x.batch = r.value;
+        x.at = 0;
+      }
+      if (x.done) continue;
+      const rec = x.batch[x.at++]!;
+      out.push(x.side && rec.side === undefined ? { ...rec, side: x.side } : rec);
+    }
+  }
+  if (out.length > 0) yield out;
 }

@@ -61,7 +61,7 @@ const READ_CHUNK_BYTES = 256 * 1024;
  * after every record inflated before it.
  */
 export function openTrace(input: string, options: OpenTraceOptions = {}): AsyncIterable<TraceRecord> {
-  return flatten(openTraceBatches(input, options));
+  return flattenBatches(openTraceBatches(input, options));
 }
 
 /**
@@ -149,14 +149,15 @@ async function* bytesOnly(items: AsyncIterable<GunzipItem>, damages: GzipDamage[
 }
 
 /**
- * A record stream over a batch stream. A plain object iterator rather than an async
- * generator: a record already in hand costs one resolved promise, not a generator resume.
+ * A record stream over a batch stream, for consumers that take one record at a time. A plain
+ * object iterator rather than an async generator: a record already in hand costs one resolved
+ * promise, not a generator resume.
  */
-function flatten<T>(batches: AsyncIterable<T[]>): AsyncIterable<T> {
+export function flattenBatches<T>(batches: AsyncIterable<readonly T[]>): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<T> {
       const source = batches[Symbol.asyncIterator]();
-      let batch: T[] = [];
+      let batch: readonly T[] = [];
       let index = 0;
       let done = false;
       const pull = async (): Promise<IteratorResult<T>> => {
