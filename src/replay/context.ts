@@ -69,16 +69,17 @@ export function recordOf(lm: LMsg, side: Side): MessageRecord | undefined {
 
 export function locationOf(ctx: ModelContext, lm: LMsg, side: Side, op?: number): FindingLocation {
   const rec = recordOf(lm, side);
-  return {
-    input: rec?.loc.input ?? '',
-    ...(rec?.loc.line !== undefined && { line: rec.loc.line }),
-    ...(rec?.loc.offset !== undefined && { offset: rec.loc.offset }),
-    side,
-    ...(rec?.seq !== undefined && { seq: rec.seq }),
-    ...(op !== undefined && { op }),
-    ...(ctx.ctx !== undefined && { ctx: ctx.ctx }),
-    message: lm.no,
-  };
+  // Built field by field (same key order as the JSON schema) rather than with conditional spreads:
+  // this runs for every value a model creates.
+  const loc: FindingLocation = { input: rec?.loc.input ?? '' };
+  if (rec?.loc.line !== undefined) loc.line = rec.loc.line;
+  if (rec?.loc.offset !== undefined) loc.offset = rec.loc.offset;
+  loc.side = side;
+  if (rec?.seq !== undefined) loc.seq = rec.seq;
+  if (op !== undefined) loc.op = op;
+  if (ctx.ctx !== undefined) loc.ctx = ctx.ctx;
+  loc.message = lm.no;
+  return loc;
 }
 
 /** The U64 heap-ID argument of a drop/clone/dispose helper op. */
