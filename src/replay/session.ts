@@ -274,6 +274,7 @@ export class Session {
     }
     const features = featuresOf(this.revision);
     const helpers = this.helpers;
+    if (features.allocator === 'explicit') helpers.expectDispose();
     this.mctx = {
       features,
       helpers,
@@ -281,6 +282,8 @@ export class Session {
       ctx: this.ctx,
       fnName: (op: Op) => helpers.nameOf(op.fnId) ?? helpers.roleOf(op)?.role ?? `fn ${op.fnId}`,
       role: (op: Op) => helpers.roleOf(op)?.role,
+      roleGuess: (op: Op) => helpers.roleOf(op)?.guess,
+      settledVersion: () => helpers.settledVersion(),
     };
     const real = this.env.realHeap?.();
     this.usesRealHeap = real !== undefined;
@@ -345,7 +348,7 @@ export class Session {
     }
     const d = decoder.decode(rec);
     const lm: LMsg = { no: ++this.messages, dir: rec.dir, rust: d, js: d };
-    this.observe(lm, d);
+    this.observe(lm, d, decoder);
     this.noteSerial('rust', lm, d);
     this.noteSerial('js', lm, d);
     this.issues(lm, d, side ?? 'rust');
@@ -586,7 +589,7 @@ export class Session {
     const lm = this.lmFor(e);
     lm[side] = d;
     this.noteSerial(side, lm, d);
-    if (!this.observed.has(lm.no)) this.observe(lm, d);
+    if (!this.observed.has(lm.no)) this.observe(lm, d, decoder);
     this.issues(lm, d, side);
     return { lm, d };
   }
@@ -1014,12 +1017,27 @@ export class Session {
     this.env.capture(this.capture);
   }
 
-  private observe(lm: LMsg, d: DecodedMessage): void {
+  private observe(lm: LMsg, d: DecodedMessage, decoder: ConversationDecoder): void {
     this.observed.add(lm.no);
     if (this.observed.size > 4096) this.observed.delete(this.observed.values().next().value!);
-    if (d.body?.kind === 'r-eval') {
-      for (const op of d.body.ops) this.helpers.observe(op);
-      this.ops += d.body.ops.length;
+    const b = d.body;
+    if (b?.kind === 'r-eval') {
+      this.helpers.observeREval(b);
+      this.ops += b.ops.length;
+    } else if (b?.kind === 'r-resp' && b.installIds) {
+      this.helpers.observeInstall(b.installIds);
+    } else if (b?.kind === 'j-eval' && b.call.kind === 'drop-native') {
+      // The R-Eval JS was running when it sent the drop: the innermost one open below it.
+      const open = decoder.open;
+      let enclosing: readonly Op[] | undefined;
+      for (let i = open.length - 1; i >= 0; i--) {
+        const x = open[i]!;
+        if (x.kind === 'r-eval' && x !== d.exchange) {
+          enclosing = x.ops;
+          break;
+        }
+      }
+      this.helpers.observeNativeDrop(b.call.key, enclosing);
     }
     this.maxDepth = Math.max(this.maxDepth, d.depth + (d.kind === 'r-eval' || d.kind === 'j-eval' ? 1 : 0));
   }
