@@ -6,8 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/replay/index.js';
 import { runSimulation } from '../../src/sim/index.js';
-import { Ops, T, V, jResp, rEval, rResp, show, trace, type Msg } from './helpers.js';
-import { CAST, CB0, MAKE, USE } from './scenarios.js';
+import { Ops, T, V, jCallback, jResp, rEval, rResp, show, trace, type Msg } from './helpers.js';
+import { CAST, CB0, MAKE, USE, twoFiles } from './scenarios.js';
+import type { Revision } from '../../src/protocol/revisions.js';
+import type { AnalysisResult } from '../../src/replay/index.js';
 import type { JEvalBody } from '../../src/protocol/messages.js';
 import type { TraceRecord } from '../../src/trace/record.js';
 
@@ -115,6 +117,125 @@ describe('class 1: explicit-ids dispose vs drop without fn.* keys', () => {
             const r = await analyze(sim.records);
             if (r.findings.length > 0) wrong.push(`${scenario} ${mode} ${sides} meta=${helperMeta}: ${show(r)}`);
           }
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
+// ---- class 2: set-aside Responds (sessions §5, allocators §5) -------------------------------
+
+/**
+ * A page timer's callback (key 1, `fn(u32)`) reaches the handler just before the app's
+ * unbatched `create(1)` (E, msg 5): the handler hands E to the callback's parked XHR,
+ * so JS runs E inside the callback and answers it first. Rust, waiting for E, takes the
+ * callback and runs its body, whose own `create("span")` (EC) is answered after E's J-Resp:
+ * Rust sets E's J-Resp aside and takes it once the callback has returned. Then the app
+ * uses E's value (`append(#…)`). `crossed`: false gives the twin where JS runs E only after
+ * the callback's chain (nothing is set aside).
+ */
+const CB_U32 = T.callback([T.u32], T.null);
+const CREATE = 40;
+const SCHEDULE = 41;
+const APPEND = 42;
+function timerRace(rev: Revision, crossed: boolean): { rust: Msg[]; js: Msg[] } {
+  const o = new Ops();
+  const explicit = rev === 'seq-id';
+  // seq-id: JS writes the ID it stored the value at (S-J1); evaluate-id*: no bytes.
+  const ref = (id: number) => ({ type: T.ref, value: explicit ? V.ref(id) : V.ref() });
+  const ev = (id: number) => ({ evaluateId: id, reservedCount: 0 });
+  const A: Msg = ['r2j', rEval([o.op(CAST, [CB_U32], T.ref, [V.cb(1, CB_U32)])], ev(1))];
+  const JA: Msg = ['j2r', jResp([ref(132)], 1)];
+  const S: Msg = ['r2j', rEval([o.op(SCHEDULE, [T.ref], T.null, [V.ref(132)])], ev(2))];
+  const JS: Msg = ['j2r', jResp([unit], 2)];
+  // E and EC have different type definitions, each sent in full: JS may run them in either order.
+  const E: Msg = ['r2j', rEval([o.op(CREATE, [T.u32], T.ref, [V.u32(1)])], ev(3))];
+  const C: Msg = ['j2r', jCallback(1, CB_U32, [V.u32(7)])];
+  const EC: Msg = ['r2j', rEval([o.op(CREATE, [T.str], T.ref, [V.str('span')])], ev(4))];
+  // JS stores E's value first when it runs E first (inside the callback).
+  const JE: Msg = ['j2r', jResp([ref(crossed ? 133 : 134)], 3)];
+  const JEC: Msg = ['j2r', jResp([ref(crossed ? 134 : 133)], 4)];
+  const RC: Msg = ['r2j', rResp()];
+  // Rust's ID for E's value: the next counter value when it takes E's J-Resp, after EC's
+  // (evaluate-id*); the ID JS wrote (seq-id).
+  const eId = explicit ? (crossed ? 133 : 134) : 134;
+  const U: Msg = ['r2j', rEval([o.op(APPEND, [T.ref], T.null, [V.ref(eId)])], ev(5))];
+  const JU: Msg = ['j2r', jResp([unit], 5)];
+  const rust = [A, JA, S, JS, E, C, EC, ...(crossed ? [JE, JEC] : [JEC]), RC, ...(crossed ? [] : [JE]), U, JU];
+  const js = crossed ? [A, JA, S, JS, C, E, JE, EC, JEC, RC, U, JU] : [A, JA, S, JS, C, EC, JEC, RC, E, JE, U, JU];
+  return { rust, js };
+}
+
+async function threeWays(rev: Revision, crossed: boolean): Promise<Record<'rust' | 'js' | 'both', AnalysisResult>> {
+  const { rust, js } = timerRace(rev, crossed);
+  return {
+    rust: await analyze(trace(rev, rust, { side: 'rust' })),
+    js: await analyze(trace(rev, js, { side: 'js' })),
+    both: await analyze(twoFiles(rust, js, rev)),
+  };
+}
+
+const summary = (r: AnalysisResult) => r.findings.map((f) => [f.kind, f.severity, f.rustId ?? null, f.jsId ?? null]);
+
+describe('class 2: a set-aside J-Resp is taken where Rust takes it', () => {
+  it('seq-id: set aside, taken after the callback, and replayed on: only the hazard warning', async () => {
+    const r = await threeWays('seq-id', true);
+    const aside = [['misrouted-respond', 'warning', null, null]];
+    expect(summary(r.rust), show(r.rust)).toEqual(aside);
+    expect(summary(r.both), show(r.both)).toEqual(aside);
+    // JS answered in its own order: nothing to set aside on its side.
+    expect(r.js.findings, show(r.js)).toEqual([]);
+    for (const x of [r.rust, r.js, r.both]) expect(x.sessions[0]!.liveAtEnd).toEqual({ rust: 3, js: 3 });
+  });
+
+  it('evaluate-id*: the set-aside value gets its Rust ID only when taken, after the callback body: both IDs are named', async () => {
+    for (const rev of ['evaluate-id', 'evaluate-id-draft'] as const) {
+      const r = await threeWays(rev, true);
+      for (const x of [r.rust, r.both]) {
+        const m = x.findings.find((f) => f.kind === 'placeholder-id-mismatch');
+        expect(m, show(x)).toBeDefined();
+        // Rust #134 = E's value (taken after EC's); JS stored E's value at #133.
+        expect([m!.rustId, m!.jsId, m!.certainty], show(x)).toEqual([134, 133, 'definite']);
+        expect(x.findings.some((f) => f.kind === 'unanswered-evaluate' || f.kind === 'lost-respond' || f.kind === 'borrow-frame-unbalanced'), show(x)).toBe(false);
+      }
+    }
+  });
+
+  it('the clean twin (JS runs the app call after the callback chain) gives nothing, recorded any way', async () => {
+    for (const rev of ['seq-id', 'evaluate-id', 'evaluate-id-draft'] as const) {
+      const r = await threeWays(rev, false);
+      for (const [side, x] of Object.entries(r)) expect(x.findings, `${rev} ${side}\n${show(x)}`).toEqual([]);
+    }
+  });
+
+  it('simulator: page timers racing bursts of top-level calls (timer-race)', async () => {
+    const wrong: string[] = [];
+    for (const revision of ['evaluate-id-draft', 'evaluate-id', 'seq-id', 'explicit-ids'] as const) {
+      for (const mode of ['batch', 'non-batch'] as const) {
+        for (const sides of ['both', 'rust', 'js'] as const) {
+          const sim = runSimulation({ scenario: 'timer-race', revision, mode, sides, size: 6 });
+          const r = await analyze(sim.records);
+          const t = sim.truth;
+          const label = `${revision} ${mode} ${sides}`;
+          const errors = r.findings.filter((f) => f.severity === 'error');
+          // Set-asides happened in every by-id revision, and every one was taken again.
+          if (revision !== 'explicit-ids' && sides !== 'js' && !r.findings.some((f) => f.kind === 'misrouted-respond')) wrong.push(`${label}: no set-aside seen`);
+          if (r.findings.some((f) => f.kind === 'unanswered-evaluate' && !t.eventCounts['lost-respond'])) wrong.push(`${label}: unanswered-evaluate ${show(r)}`);
+          if (t.mismatchCount === 0 && !t.eventCounts['lost-respond'] && errors.length > 0) wrong.push(`${label}: clean run with errors ${show(r)}`);
+          // The crossing swaps IDs in evaluate-id*: the first mismatched value, with both IDs.
+          const m = t.mismatches[0];
+          if (m && sides !== 'js') {
+            const f = r.findings.find((x) => x.rustId !== undefined && x.jsId !== undefined);
+            if (f?.rustId !== m.rustId || f?.jsId !== m.jsId) wrong.push(`${label}: truth Rust #${m.rustId} JS #${m.jsId}, analyzer ${f ? `${f.kind} Rust #${f.rustId} JS #${f.jsId}` : 'none'}`);
+          }
+          if (t.eventCounts['lost-respond'] && sides !== 'rust' && !r.findings.some((f) => f.kind === 'lost-respond')) wrong.push(`${label}: lost R-Resp not reported`);
+          // Two bursts only race the event handler (no callback inside the racing call): no
+          // R-Resp is lost, every exchange ends, seq-id and explicit-ids are clean.
+          const short = runSimulation({ scenario: 'timer-race', revision, mode, sides, size: 2 });
+          const s = await analyze(short.records);
+          const bad = s.findings.filter((f) => f.kind !== 'placeholder-id-mismatch' && !(f.kind === 'misrouted-respond' && f.severity === 'warning'));
+          if (bad.length > 0 || (short.truth.mismatchCount === 0 && s.findings.some((f) => f.severity === 'error'))) wrong.push(`${label} size 2: ${show(s)}`);
         }
       }
     }
