@@ -192,6 +192,12 @@ export class Session {
   private droppedCallbacks = new Map<number, { no: number; why: string }>();
   /** Two-sided: J-Evals JS left without an R-Resp, until Rust's record says whether it sent one. */
   private jsEndedWithoutRResp = new Map<number, { x: Exchange; at: number }>();
+  /**
+   * Two-sided: R-Resps Rust sent that never reached JS, not yet matched with the J-Eval JS
+   * left without one. Each lost R-Resp leaves exactly one JS J-Eval without an answer, but
+   * not always the one Rust meant it for: JS gives the next R-Resp to its innermost J-Eval.
+   */
+  private lostRResps = 0;
 
   constructor(
     readonly ctx: string | undefined,
@@ -698,7 +704,15 @@ export class Session {
     const other = side === 'js' ? 'Rust' : 'JS';
     if (side === 'js' && d.kind === 'r-resp' && LOST_RESPOND_REVISIONS.has(this.revision)) {
       const jeval = d.exchange ? this.serialToNo.rust.get(d.exchange.serial) : undefined;
-      if (jeval !== undefined) this.jsEndedWithoutRResp.delete(jeval);
+      if (jeval !== undefined && this.jsEndedWithoutRResp.delete(jeval)) {
+        // JS left the very J-Eval without an answer.
+      } else if (this.jsEndedWithoutRResp.size > 0) {
+        // The R-Resps shifted: JS took a later one for the J-Eval this one answered, and the
+        // J-Eval that later one was meant for ended without an answer.
+        this.jsEndedWithoutRResp.delete(this.jsEndedWithoutRResp.keys().next().value!);
+      } else {
+        this.lostRResps++;
+      }
       this.addFinding(
         {
           kind: 'lost-respond',
@@ -787,7 +801,11 @@ export class Session {
       location: loc,
       ...(issue.byteOffset !== undefined && { detail: { byteOffset: issue.byteOffset } }),
     };
-    this.addFinding(f, { key: `${kind}|${lm.no}|${issue.op ?? ''}`, ...(issue.consequence && { damage: true }) });
+    // A J-Resp set aside by id (a warning) is legal. It desynchronises nothing unless Rust
+    // hands out IDs for its values when it takes it (evaluate-id*: after the nested ones,
+    // allocators §5); then later findings are its consequences.
+    const setAside = kind === 'misrouted-respond' && issue.severity === 'warning' && (this.mctx.features.jsWritesHeapIds || !allocates(lm));
+    this.addFinding(f, { key: `${kind}|${lm.no}|${issue.op ?? ''}`, ...(issue.consequence && { damage: true }), ...(setAside && { passive: true }) });
   }
 
   /**
@@ -842,7 +860,8 @@ export class Session {
       if (x.kind === 'j-eval' && d.kind === 'j-eval' && side === 'js' && this.mode === 'two') {
         // Whether Rust sent the R-Resp is in Rust's record: decided when the records are matched.
         const no = this.serialToNo.js.get(x.serial);
-        if (no !== undefined) this.jsEndedWithoutRResp.set(no, { x, at: this.at });
+        if (this.lostRResps > 0) this.lostRResps--;
+        else if (no !== undefined) this.jsEndedWithoutRResp.set(no, { x, at: this.at });
         continue;
       }
       if (x.kind === 'j-eval' && d.kind === 'j-eval' && side === 'js' && LOST_RESPOND_REVISIONS.has(this.revision)) {
