@@ -104,6 +104,10 @@ export class JsModel {
   /** explicit-ids: drop/dispose ops whose role was a guess when they ran (re-applied once settled). */
   private guessed: Array<{ readonly id: number; readonly op: Op; value?: JsVal; freed: boolean }> = [];
   private settled = 0;
+  /** Values Rust meant by an ID finding that JS had not stored yet: value key → draft keys. */
+  private awaiting = new BoundedMap<string, string[]>(4096);
+  /** Where JS stored such a value after all, for the drafts that named it (taken by the replay). */
+  amendments: Array<{ readonly draftKey: string; readonly jsId: number; readonly info: ValueInfo }> = [];
   created = 0;
   freedCount = 0;
   /** Set by the session when `onIdEvent` is given: created/freed events of the step being run. */
@@ -126,6 +130,7 @@ export class JsModel {
     c.freed = this.freed.clone();
     c.guessed = this.guessed.map((g) => ({ ...g }));
     c.settled = this.settled;
+    c.awaiting = this.awaiting.clone();
     c.created = this.created;
     c.freedCount = this.freedCount;
     if (this.idEvents) c.idEvents = [];
@@ -326,6 +331,11 @@ export class JsModel {
 
   private stored(id: number, v: JsVal): void {
     this.keyIndex.set(v.key, id);
+    const waiting = this.awaiting.get(v.key);
+    if (waiting) {
+      this.awaiting.delete(v.key);
+      for (const draftKey of waiting) this.amendments.push({ draftKey, jsId: id, info: v.info });
+    }
     this.created++;
     this.idEvents?.push(idEventOf('js', id, 'created', v.info, v.info.at));
   }
@@ -746,6 +756,7 @@ export class JsModel {
         const kind: FindingKind = freelist ? 'freelist-divergence' : 'placeholder-id-mismatch';
         const here = v ? `JS #${id} holds ${describe(v.info)}` : `JS #${id} is ${this.emptyText(id)}`;
         const key = `${kind}|${keyBase}`;
+        if (jsAt === undefined) this.await(meant.key, key);
         const prov = [provenanceOf(id, 'rust', meant)];
         if (jsAt !== undefined && jsAtVal) prov.push(provenanceOf(jsAt, 'js', jsAtVal.info));
         if (v) prov.push(provenanceOf(id, 'js', v.info));
@@ -804,6 +815,13 @@ export class JsModel {
     }
   }
 
+  /** An ID finding about a value JS has not stored yet: once JS stores it, the finding names that ID too. */
+  private await(key: string, draftKey: string): void {
+    const list = this.awaiting.get(key) ?? [];
+    if (list.length < 8) list.push(draftKey);
+    this.awaiting.set(key, list);
+  }
+
   /** The slot Rust uses is empty in JS: use-after-free, double-free or unknown-heap-id. */
   private emptyFinding(r: RefIntent, lm: LMsg, loc: FindingLocation, keyBase: string, out: StepOut, causedByKey: string | undefined, guess?: string): void {
     const id = r.id;
@@ -813,19 +831,25 @@ export class JsModel {
     const freed = why === 'freed';
     const kind: FindingKind = freed ? (r.role === 'drop' ? 'double-free' : 'use-after-free') : 'unknown-heap-id';
     const what = this.useText(r, lm, loc.op);
-    const meant = r.belief.info ? ` (Rust means ${describe(r.belief.info)})` : '';
+    const meantInfo = r.belief.info && (r.belief.state === 'live' || r.belief.state === 'freed' || r.belief.state === 'pending') ? r.belief.info : undefined;
+    const jsAt = meantInfo ? this.keyIndex.get(meantInfo.key) : undefined;
+    const meant = r.belief.info ? ` (Rust means ${describe(r.belief.info)}${jsAt !== undefined && jsAt !== id ? `, which JS stored at #${jsAt}` : ''})` : '';
+    const draftKey = `${kind}|${keyBase}`;
+    if (meantInfo && jsAt === undefined && kind !== 'double-free') this.await(meantInfo.key, draftKey);
     let message: string;
     if (kind === 'double-free') message = `${what} frees #${id} again${meant}: JS freed it already${fr ? ` (${describe(fr.info)}, in msg ${fr.at.message} op ${fr.at.op})` : ''} and nothing was stored there since`;
     else if (kind === 'use-after-free') message = `${what} uses #${id}${meant} after JS freed it${fr ? ` (${describe(fr.info)}, dropped in msg ${fr.at.message} op ${fr.at.op})` : ''}: JS ${this.allocator === 'explicit' ? 'throws "Unknown JS heap reference ID"' : 'reads undefined'}`;
+    else if (jsAt !== undefined && jsAt !== id) message = `${what} uses #${id}${meant}; JS #${id} is ${this.emptyText(id)}`;
     else message = `${what} uses #${id}${meant}, which JS never stored: ${this.emptyText(id)}`;
     out.add(this.withGuess(this.withAssumptions({
       kind,
       severity: 'error',
-      key: `${kind}|${keyBase}`,
+      key: draftKey,
       mismatch: true,
       message,
       location: loc,
       rustId: id,
+      ...(jsAt !== undefined && jsAt !== id && { jsId: jsAt }),
       ...(fr && { provenance: [provenanceOf(id, 'js', fr.info, fr.at)] }),
       detail: { role: r.role, reason: why },
       ...(causedByKey && { causedByKey }),

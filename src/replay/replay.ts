@@ -16,7 +16,7 @@
  * nothing is called definite that a dropped reading might have contradicted.
  */
 import type { DecodedMessage } from '../protocol/messages.js';
-import { BoundedMap, type Intent } from './ids.js';
+import { BoundedMap, type Intent, type ValueInfo } from './ids.js';
 import { locationOf, StepOut, type Draft, type LMsg, type ModelContext } from './context.js';
 import { JsModel, type WindowChoice } from './js-model.js';
 import { RustModel, type Reading } from './rust-model.js';
@@ -59,6 +59,8 @@ export class World {
 export interface ReplayHooks {
   /** A draft, settled across readings, becomes a finding. */
   emit(d: Draft): void;
+  /** JS stored a value an earlier finding said it had not stored yet: name that ID there too. */
+  amend(draftKey: string, jsId: number, info: ValueInfo): void;
 }
 
 export class Replay {
@@ -118,6 +120,10 @@ export class Replay {
       return { w, out };
     });
     this.settle(results);
+    for (const w of this.worlds) {
+      if (w === this.primary) for (const a of w.js.amendments) this.hooks.amend(a.draftKey, a.jsId, a.info);
+      w.js.amendments.length = 0;
+    }
   }
 
   /** End of the trace: the innermost unanswered R-Eval runs as far as it can. */

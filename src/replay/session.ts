@@ -13,7 +13,7 @@ import { forEachCallback, forEachRef, type Value } from '../protocol/values.js';
 import type { BadRecord, Direction, MessageRecord, MetaRecord, Side } from '../trace/record.js';
 import { Collector } from './collector.js';
 import { isCastLike, locationOf, recordOf, type Draft, type LMsg, type ModelContext } from './context.js';
-import type { IdEvent } from './ids.js';
+import { provenanceOf, type IdEvent, type ValueInfo } from './ids.js';
 import type { Finding, FindingKind, FindingLocation, Severity } from './findings.js';
 import { JsHeap, ModelHeap, type RealHeap } from './js-heap.js';
 import type { JsSnapshot } from './js-model.js';
@@ -294,7 +294,7 @@ export class Session {
     const real = this.env.realHeap?.();
     this.usesRealHeap = real !== undefined;
     const heap = new JsHeap(new ModelHeap(features.allocator), real, (call, model, realAnswer) => this.disagree(call, model, realAnswer));
-    this.replay = new Replay(this.mctx, heap, { emit: (d) => this.emitDraft(d) }, this.env.maxWorlds);
+    this.replay = new Replay(this.mctx, heap, { emit: (d) => this.emitDraft(d), amend: (key, jsId, info) => this.amendJsId(key, jsId, info) }, this.env.maxWorlds);
     if (this.env.onIdEvent) {
       this.replay.primary.rust.idEvents = [];
       this.replay.primary.js.idEvents = [];
@@ -1019,6 +1019,19 @@ export class Session {
       ...(d.detail && { detail: d.detail }),
     };
     this.addFinding(f, { key: d.key, ...(d.causedByKey && { causedByKey: d.causedByKey }) });
+  }
+
+  /**
+   * An ID finding said JS had not stored the value Rust meant; JS stored it since (it ran the
+   * creating op later, e.g. a crossed or set-aside message): the finding names that ID too.
+   */
+  private amendJsId(key: string, jsId: number, info: ValueInfo): void {
+    this.env.collector.amend(this.order, key, (f) => {
+      if (f.jsId !== undefined) return f;
+      const where = `JS stored it later, at #${jsId} (${info.at.message !== undefined ? `msg ${info.at.message}` : 'later'})`;
+      const message = f.message.includes('JS has not stored it anywhere') ? f.message.replace('JS has not stored it anywhere', `JS had not stored it yet; ${where}`) : `${f.message}; ${where}`;
+      return { ...f, jsId, message, provenance: [...(f.provenance ?? []), provenanceOf(jsId, 'js', info)], detail: { ...f.detail, jsStoredLater: { id: jsId, message: info.at.message ?? null } } };
+    });
   }
 
   private addFinding(f: Finding, o: Parameters<Collector['add']>[3], at = this.at): number | undefined {

@@ -243,3 +243,87 @@ describe('class 2: a set-aside J-Resp is taken where Rust takes it', () => {
     expect(wrong).toEqual([]);
   });
 });
+
+// ---- class 3: a value in crossed messages is matched by the op that created it ----------------
+
+/**
+ * reserved-count, both sides recorded (sessions §3.1, failure-modes `misrouted-respond`): a
+ * page timer calls callback 1 just as the app sends `make(10)` (E_a, unbatched, N = 0), so
+ * the handler hands E_a to the callback's parked XHR and JS stores make(10) at #133. Rust,
+ * waiting for E_a, runs the callback: its `make(1)` (E_b) goes out by evaluate_script (no XHR
+ * parked), and Rust takes E_a's J-Resp as E_b's answer (both are empty), so Rust's #133 is
+ * make(1) (L-R2). The callback's `append(#133)` reaches make(10) in JS; JS stores make(1) only
+ * later, at #134, when it runs E_b. `crossed` false: JS ran E_a before the timer fired.
+ */
+function crossedValues(crossed: boolean): { rust: Msg[]; js: Msg[] } {
+  const o = new Ops();
+  const CB = T.callback([], T.null);
+  const n0 = { reservedCount: 0 };
+  const refR = { type: T.ref, value: V.ref() };
+  const A: Msg = ['r2j', rEval([o.op(CAST, [CB], T.ref, [V.cb(1, CB)])], n0)];
+  const JA: Msg = ['j2r', jResp([refR])];
+  const REG: Msg = ['r2j', rEval([o.op(SCHEDULE, [T.ref], T.null, [V.ref(132)])], n0)];
+  const JREG: Msg = ['j2r', jResp([unit])];
+  const Ea: Msg = ['r2j', rEval([o.op(MAKE, [T.u32], T.ref, [V.u32(10)])], n0)];
+  const C: Msg = ['j2r', jCallback(1, CB, [])];
+  const Eb: Msg = ['r2j', rEval([o.op(MAKE, [T.u32], T.ref, [V.u32(1)])], n0)];
+  const J: Msg = ['j2r', jResp([refR])];
+  // What Rust calls make(1) and make(10): #133 and #134 after the crossing, #134 and #133 without.
+  const Ec: Msg = ['r2j', rEval([o.op(APPEND, [T.ref], T.null, [V.ref(crossed ? 133 : 134)])], n0)];
+  const JU: Msg = ['j2r', jResp([unit])];
+  const RC: Msg = ['r2j', rResp()];
+  const Ed: Msg = ['r2j', rEval([o.op(USE, [T.ref], T.bool, [V.ref(crossed ? 134 : 133)])], n0)];
+  const JD: Msg = ['j2r', jResp([{ type: T.bool, value: V.bool(true) }])];
+  if (!crossed) {
+    const order = [A, JA, REG, JREG, Ea, J, C, Eb, J, Ec, JU, RC, Ed, JD];
+    return { rust: order, js: order };
+  }
+  return {
+    rust: [A, JA, REG, JREG, Ea, C, Eb, J, Ec, JU, RC, J, Ed, JD],
+    js: [A, JA, REG, JREG, C, Ea, J, Ec, JU, RC, Eb, J, Ed, JD],
+  };
+}
+
+describe('class 3: ID findings name both IDs of the same value', () => {
+  it('a value JS stores only after Rust used its ID is named with the ID JS stored it at', async () => {
+    const { rust, js } = crossedValues(true);
+    const r = await analyze(twoFiles(rust, js, 'reserved-count'));
+    const ids = r.findings.filter((f) => f.kind === 'placeholder-id-mismatch' || f.kind === 'unknown-heap-id' || f.kind === 'use-after-free');
+    expect(ids.length, show(r)).toBeGreaterThan(0);
+    for (const f of ids) expect(typeof f.jsId, show(r)).toBe('number');
+    // append(#133): Rust means make(1) (msg 7), which JS stored at #134 once it ran msg 7.
+    expect([ids[0]!.rustId, ids[0]!.jsId], show(r)).toEqual([133, 134]);
+    expect(ids[0]!.message).not.toContain('has not stored it anywhere');
+    // get(#134): Rust means make(10) (msg 5), which JS stored at #133.
+    expect(ids.some((f) => f.rustId === 134 && f.jsId === 133), show(r)).toBe(true);
+    expect(r.findings.some((f) => f.kind === 'crossed-in-flight')).toBe(true);
+  });
+
+  it('the clean twin gives nothing', async () => {
+    const { rust, js } = crossedValues(false);
+    const r = await analyze(twoFiles(rust, js, 'reserved-count'));
+    expect(r.findings, show(r)).toEqual([]);
+  });
+});
+
+describe('class 3: simulator, crossed values named as the truth names them', () => {
+  it('timer-race, both sides recorded: the first mismatched value has the Rust and JS IDs of the ground truth', async () => {
+    const wrong: string[] = [];
+    // legacy* are left out: there a lone unbatched call is byte-identical to a batch of one
+    // (L-R1 / L-R2), and the replay keeps the reading that explains the bytes longest.
+    for (const revision of ['reserved-count-slotmap', 'reserved-count', 'evaluate-id-draft', 'evaluate-id'] as const) {
+      for (const mode of ['batch', 'non-batch'] as const) {
+        const sim = runSimulation({ scenario: 'timer-race', revision, mode, sides: 'both', size: 2 });
+        const m = sim.truth.mismatches[0];
+        if (!m) {
+          wrong.push(`${revision} ${mode}: the race made no mismatch`);
+          continue;
+        }
+        const r = await analyze(sim.records);
+        const f = r.findings.find((x) => x.rustId !== undefined && x.jsId !== undefined);
+        if (f?.rustId !== m.rustId || f?.jsId !== m.jsId) wrong.push(`${revision} ${mode}: truth ${m.key} Rust #${m.rustId} JS #${m.jsId}, analyzer ${f ? `${f.kind} Rust #${f.rustId} JS #${f.jsId}` : 'none'}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+});
