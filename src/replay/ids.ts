@@ -160,6 +160,15 @@ export class BoundedMap<K, V> {
   get size(): number {
     return this.map.size;
   }
+  entries(): IterableIterator<[K, V]> {
+    return this.map.entries();
+  }
+  values(): IterableIterator<V> {
+    return this.map.values();
+  }
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    return this.map.entries();
+  }
   clone(): BoundedMap<K, V> {
     const c = new BoundedMap<K, V>(this.limit);
     for (const [k, v] of this.map) c.map.set(k, v);

@@ -108,6 +108,8 @@ export class JsModel {
   private awaiting = new BoundedMap<string, string[]>(4096);
   /** Where JS stored such a value after all, for the drafts that named it (taken by the replay). */
   amendments: Array<{ readonly draftKey: string; readonly jsId: number; readonly info: ValueInfo }> = [];
+  /** Values JS stored during the current step (for the comparison at creation). */
+  storedNow: Array<{ readonly id: number; readonly info: ValueInfo; readonly frame: number | undefined }> = [];
   created = 0;
   freedCount = 0;
   /** Set by the session when `onIdEvent` is given: created/freed events of the step being run. */
@@ -331,6 +333,7 @@ export class JsModel {
 
   private stored(id: number, v: JsVal): void {
     this.keyIndex.set(v.key, id);
+    this.storedNow.push({ id, info: v.info, frame: this.frames[this.frames.length - 1]?.serial });
     const waiting = this.awaiting.get(v.key);
     if (waiting) {
       this.awaiting.delete(v.key);
@@ -1152,6 +1155,27 @@ export class JsModel {
         });
       }
     }
+  }
+
+  /** The ID JS's value `key` is stored at, if it is. */
+  storedAt(key: string): number | undefined {
+    return this.keyIndex.get(key);
+  }
+
+  /** Drafts wrapped the way this model wraps its own (window assumptions, drop/dispose guesses). */
+  qualify(d: Draft, ids: readonly number[]): Draft {
+    let g: string | undefined;
+    for (const id of ids) g ??= this.guessOn(id);
+    return this.withGuess(this.withAssumptions(d), g);
+  }
+
+  /** The innermost open R-Eval JS threw in, if any: its message and the draft key that says why. */
+  threwAt(): { lm: LMsg; key: string } | undefined {
+    for (let i = this.frames.length - 1; i >= 0; i--) {
+      const f = this.frames[i]!;
+      if (f.kind === 'r-eval' && f.threw) return { lm: f.lm, key: f.threw };
+    }
+    return undefined;
   }
 
   /** Keys of drafts that predicted an exception, by exchange serial (for unanswered-evaluate). */

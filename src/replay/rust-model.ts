@@ -78,6 +78,10 @@ export class RustModel {
   /** explicit-ids: drop/dispose ops whose role was a guess when replayed (re-applied once settled). */
   private guessed: Array<{ readonly id: number; readonly op: Op; readonly at: FindingLocation; released: boolean }> = [];
   private settled = 0;
+  /** Value key → the ID Rust holds it under (live values only). */
+  private keyIndex = new Map<string, number>();
+  /** Values Rust gave an ID during the current step (for the comparison at creation). */
+  bornNow: Array<{ readonly id: number; readonly info: ValueInfo }> = [];
   /** by-id revisions: J-Resps set aside until their flush is the one waiting again. */
   private stash = new Map<number, { lm: LMsg; d: DecodedMessage }>();
   created = 0;
@@ -103,6 +107,7 @@ export class RustModel {
     c.stash = new Map(this.stash);
     c.guessed = this.guessed.map((g) => ({ ...g }));
     c.settled = this.settled;
+    c.keyIndex = new Map(this.keyIndex);
     c.created = this.created;
     c.freedCount = this.freedCount;
     if (this.idEvents) c.idEvents = [];
@@ -125,6 +130,16 @@ export class RustModel {
 
   counter(): number {
     return this.maxId;
+  }
+
+  /** The ID Rust holds the value `key` under, if it is live. */
+  idOf(key: string): number | undefined {
+    return this.keyIndex.get(key);
+  }
+
+  /** The live value Rust holds under `id`. */
+  valueAt(id: number): ValueInfo | undefined {
+    return this.live.get(id);
   }
 
   borrowState(): { pointer: number; frames: number } {
@@ -332,6 +347,8 @@ export class RustModel {
   /** Every ID Rust's model takes for a value goes through here. */
   private born(id: number, info: ValueInfo): void {
     this.live.set(id, info);
+    this.keyIndex.set(info.key, id);
+    this.bornNow.push({ id, info });
     this.created++;
     this.idEvents?.push(idEventOf('rust', id, 'created', info, info.at));
   }
@@ -346,6 +363,7 @@ export class RustModel {
       return;
     }
     this.live.delete(id);
+    if (this.keyIndex.get(info.key) === id) this.keyIndex.delete(info.key);
     this.freedCount++;
     this.idEvents?.push(idEventOf('rust', id, 'freed', info, at));
     const origin = originOfLoc(at);

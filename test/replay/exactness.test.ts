@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/replay/index.js';
 import { runSimulation } from '../../src/sim/index.js';
 import { Ops, T, V, jCallback, jResp, rEval, rResp, show, trace, type Msg } from './helpers.js';
-import { CAST, CB0, MAKE, USE, twoFiles } from './scenarios.js';
+import { CAST, CB0, GET, INVOKE, MAKE, USE, twoFiles } from './scenarios.js';
 import type { Revision } from '../../src/protocol/revisions.js';
 import type { AnalysisResult } from '../../src/replay/index.js';
 import type { JEvalBody } from '../../src/protocol/messages.js';
@@ -322,6 +322,90 @@ describe('class 3: simulator, crossed values named as the truth names them', () 
         const r = await analyze(sim.records);
         const f = r.findings.find((x) => x.rustId !== undefined && x.jsId !== undefined);
         if (f?.rustId !== m.rustId || f?.jsId !== m.jsId) wrong.push(`${revision} ${mode}: truth ${m.key} Rust #${m.rustId} JS #${m.jsId}, analyzer ${f ? `${f.kind} Rust #${f.rustId} JS #${f.jsId}` : 'none'}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
+// ---- class 4: latent drift is reported where it arises --------------------------------------
+
+const CB_OBJ = T.callback([T.ref], T.null);
+const INVOKE_FN = 30;
+
+/**
+ * legacy, batch (allocators §4): `[make(1), invoke(#132), make(2)]` takes placeholders #133 and
+ * #134 before sending; `invoke` calls callback 1 with a fresh object, which JS stores at its
+ * counter (#134, after make(1) completed) while Rust gives it #135, after its placeholders;
+ * make(2) then lands on #135 in JS. Nothing uses those IDs before the trace ends.
+ * `withArg` false: the callback takes no argument, nothing is allocated in between.
+ */
+function latentLegacy(withArg: boolean): TraceRecord[] {
+  const o = new Ops();
+  const cb = withArg ? CB_OBJ : CB0;
+  const msgs: Msg[] = [
+    ['r2j', rEval([o.op(CAST, [cb], T.ref, [V.cb(1, cb)])])],
+    ['j2r', jResp([{ type: T.ref, value: V.ref() }])],
+    ['r2j', rEval([o.op(MAKE, [T.u32], T.ref, [V.u32(1)]), o.op(INVOKE_FN, [T.ref], T.null, [V.ref(132)]), o.op(MAKE, [T.u32], T.ref, [V.u32(2)])])],
+    ['j2r', jCallback(1, cb, withArg ? [V.ref()] : [])],
+    ['r2j', rResp()],
+    ['j2r', jResp([{ type: T.ref, value: V.ref() }, unit, { type: T.ref, value: V.ref() }])],
+  ];
+  return trace('legacy', msgs);
+}
+
+/**
+ * legacy, batch: JS throws mid-batch ("Unknown cached type ID", failure-modes
+ * `unknown-type-id`): the nested R-Eval uses TYPE_CACHED for get's type, whose TYPE_FULL is in
+ * the later op 2 of the enclosing batch. Rust counted a placeholder (#133) for that op, which
+ * JS never stores; the session deadlocks before anything uses an ID.
+ */
+function threwMidBatch(): TraceRecord[] {
+  const o = new Ops();
+  const trigger = o.op(INVOKE, [T.ref], T.null, [V.ref(132)]);
+  const get = o.op(GET, [T.u32], T.ref, [V.u32(1)]);
+  const inner = o.op(GET, [T.u32], T.ref, [V.u32(2)]);
+  const msgs: Msg[] = [
+    ['r2j', rEval([o.op(CAST, [CB0], T.ref, [V.cb(1, CB0)])])],
+    ['j2r', jResp([{ type: T.ref, value: V.ref() }])],
+    ['r2j', rEval([trigger, get])],
+    ['j2r', jCallback(1, CB0, [])],
+    ['r2j', rEval([{ ...inner, marker: 'cached' }])],
+  ];
+  return trace('legacy', msgs);
+}
+
+describe('class 4: latent drift', () => {
+  it('legacy: a callback argument stored while placeholders are outstanding parts the IDs; reported at creation with both IDs', async () => {
+    const r = await analyze(latentLegacy(true));
+    const m = r.findings.filter((f) => f.kind === 'placeholder-id-mismatch');
+    expect(m.map((f) => [f.rustId, f.jsId, f.certainty, f.location.message]), show(r)).toEqual([
+      [135, 134, 'definite', 4],
+      [134, 135, 'definite', 3],
+    ]);
+    const clean = await analyze(latentLegacy(false));
+    expect(clean.findings, show(clean)).toEqual([]);
+  });
+
+  it('JS threw mid-batch: the exception finding, and beside it the drift of the counters', async () => {
+    const r = await analyze(threwMidBatch());
+    expect(r.findings.some((f) => f.kind === 'unknown-type-id'), show(r)).toBe(true);
+    const d = r.findings.find((f) => f.kind === 'counter-drift');
+    expect(d, show(r)).toBeDefined();
+    expect([d!.rustId, d!.jsId, d!.location.message], show(r)).toEqual([134, 133, 5]);
+  });
+});
+
+describe('class 4: simulator, every session whose IDs parted gets an ID finding', () => {
+  it('legacy stress with racing timers: a session with mismatched values in the truth is never left without an ID finding', async () => {
+    const idKinds = new Set(['placeholder-id-mismatch', 'freelist-divergence', 'counter-drift', 'id-alias', 'unknown-heap-id', 'use-after-free', 'double-free', 'crossed-in-flight', 'reservation-underfilled', 'reservation-overfilled', 'nested-encode-order']);
+    const wrong: string[] = [];
+    for (const seed of [1, 2]) {
+      const sim = runSimulation({ scenario: 'stress', revision: 'legacy', mode: 'batch', racy: true, seed, size: 3000 });
+      const r = await analyze(sim.records);
+      const parted = new Set(sim.truth.mismatches.map((m) => (m as { ctx?: string }).ctx));
+      for (const ctx of parted) {
+        if (!r.findings.some((f) => f.location.ctx === ctx && idKinds.has(f.kind))) wrong.push(`seed ${seed} ${ctx}: ${r.findings.filter((f) => f.location.ctx === ctx).map((f) => f.kind).join(',') || 'nothing'}`);
       }
     }
     expect(wrong).toEqual([]);
