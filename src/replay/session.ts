@@ -240,10 +240,19 @@ export class Session {
   private ready(ended: boolean): boolean {
     if (ended) return true;
     const revKnown = this.env.rev !== undefined || this.declaredRev() !== undefined;
-    const twoSides = this.sides.has('rust') && this.sides.has('js');
+    const twoSides = this.bothSides();
     const revOk = revKnown || this.heldMessages >= DETECT_SAMPLE;
     const modeOk = twoSides || this.heldMessages >= MODE_WINDOW;
     return revOk && modeOk;
+  }
+
+  /**
+   * Both sides record this session: their records, or their meta records (a recorder writes
+   * one when it starts), so a side whose records come much later in the input still counts.
+   */
+  private bothSides(): boolean {
+    const has = (side: Side): boolean => this.sides.has(side) || this.metas.some((m) => m.side === side) || this.env.globalMeta.some((m) => m.side === side);
+    return has('rust') && has('js');
   }
 
   private declaredRev(): { rev: Revision; side?: Side } | undefined {
@@ -299,7 +308,7 @@ export class Session {
       this.replay.primary.rust.idEvents = [];
       this.replay.primary.js.idEvents = [];
     }
-    this.mode = this.sides.has('rust') && this.sides.has('js') ? 'two' : 'one';
+    this.mode = this.bothSides() ? 'two' : 'one';
     if (this.mode === 'two') {
       this.decoders.rust = new ConversationDecoder(this.revision);
       this.decoders.js = new ConversationDecoder(this.revision);
