@@ -48,7 +48,7 @@ const DAMAGE_KINDS: ReadonlySet<FindingKind> = new Set<FindingKind>(['bad-record
 
 interface Item {
   readonly id: number;
-  readonly finding: Finding;
+  finding: Finding;
   readonly session: number;
   /** Detection position in its session (event counter). */
   readonly at: number;
@@ -147,6 +147,13 @@ export class Collector {
     }
     if (o.key !== undefined) s.keys.set(o.key, id);
     return { id, root: !root };
+  }
+
+  /** Rewrites a kept finding, found by its key (later evidence completes it). */
+  amend(session: number, key: string, change: (f: Finding) => Finding): void {
+    const id = this.sessions.get(session)?.keys.get(key);
+    const item = id === undefined ? undefined : this.items.get(id);
+    if (item) item.finding = change(item.finding);
   }
 
   /** Drops a finished session's bookkeeping (its findings stay). */

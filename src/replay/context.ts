@@ -27,6 +27,10 @@ export interface ModelContext {
   /** The function name of an op for messages: symbol, helper role, or `fn N`. */
   fnName(op: Op): string;
   role(op: Op): HelperRole | undefined;
+  /** Set when the op's role is a guess the bytes have not settled (explicit-ids drop vs dispose). */
+  roleGuess(op: Op): string | undefined;
+  /** Changes whenever evidence settles a role that may have been guessed before. */
+  settledVersion(): number;
 }
 
 /** A finding as a model proposes it, before it is compared across readings. */

@@ -169,6 +169,18 @@ export class BoundedMap<K, V> {
   get size(): number {
     return this.young.size + this.old.size;
   }
+  /** Oldest first, as one Map would give them. */
+  *entries(): IterableIterator<[K, V]> {
+    yield* this.old.entries();
+    yield* this.young.entries();
+  }
+  *values(): IterableIterator<V> {
+    yield* this.old.values();
+    yield* this.young.values();
+  }
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    return this.entries();
+  }
   clone(): BoundedMap<K, V> {
     const c = new BoundedMap<K, V>(this.limit);
     c.young = new Map(this.young);

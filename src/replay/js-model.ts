@@ -102,6 +102,15 @@ export class JsModel {
   private callbacks = new Map<number, { serial: number; no: number; op: number; heapId?: number }>();
   private keyIndex = new Map<string, number>();
   private freed = new BoundedMap<number, Freed>(FREED_MEMORY);
+  /** explicit-ids: drop/dispose ops whose role was a guess when they ran (re-applied once settled). */
+  private guessed: Array<{ readonly id: number; readonly op: Op; value?: JsVal; freed: boolean }> = [];
+  private settled = 0;
+  /** Values Rust meant by an ID finding that JS had not stored yet: value key → draft keys. */
+  private awaiting = new BoundedMap<string, string[]>(4096);
+  /** Where JS stored such a value after all, for the drafts that named it (taken by the replay). */
+  amendments: Array<{ readonly draftKey: string; readonly jsId: number; readonly info: ValueInfo }> = [];
+  /** Values JS stored during the current step (for the comparison at creation). */
+  storedNow: Array<{ readonly id: number; readonly info: ValueInfo; readonly frame: number | undefined }> = [];
   created = 0;
   freedCount = 0;
   /** Set by the session when `onIdEvent` is given: created/freed events of the step being run. */
@@ -122,6 +131,9 @@ export class JsModel {
     c.callbacks = new Map(this.callbacks);
     c.keyIndex = new Map(this.keyIndex);
     c.freed = this.freed.clone();
+    c.guessed = this.guessed.map((g) => ({ ...g }));
+    c.settled = this.settled;
+    c.awaiting = this.awaiting.clone();
     c.created = this.created;
     c.freedCount = this.freedCount;
     if (this.idEvents) c.idEvents = [];
@@ -281,6 +293,7 @@ export class JsModel {
   // ---- steps ----------------------------------------------------------------------------
 
   step(lm: LMsg, d: DecodedMessage, intent: Intent | undefined, out: StepOut, choice?: WindowChoice): void {
+    this.reconcile();
     const body = d.body;
     if (!body) return;
     switch (body.kind) {
@@ -321,6 +334,12 @@ export class JsModel {
 
   private stored(id: number, v: JsVal): void {
     this.keyIndex.set(v.key, id);
+    this.storedNow.push({ id, info: v.info, frame: this.frames[this.frames.length - 1]?.serial });
+    const waiting = this.awaiting.get(v.key);
+    if (waiting) {
+      this.awaiting.delete(v.key);
+      for (const draftKey of waiting) this.amendments.push({ draftKey, jsId: id, info: v.info });
+    }
     this.created++;
     this.idEvents?.push(idEventOf('js', id, 'created', v.info, v.info.at));
   }
@@ -400,8 +419,10 @@ export class JsModel {
   }
 
   /** An ID Rust names (reserved or installed) is live in JS. */
-  private occupied(id: number, occupant: JsVal | undefined, belief: Belief | undefined, list: 'reserved' | 'install', lm: LMsg, out: StepOut): string {
+  private occupied(id: number, occupant: JsVal | undefined, belief: Belief | undefined, list: 'reserved' | 'install', lm: LMsg, out0: StepOut): string {
     const loc = locationOf(this.ctx, lm, 'js');
+    const guess = this.guessOn(id);
+    const out = { add: (d: Draft): void => out0.add(this.withGuess(d, guess)) };
     if (belief?.releasedAt || (belief?.state === 'freed' && occupant && belief.info?.key === occupant.key)) {
       const key = `id-reused-before-drop|${lm.no}|${id}`;
       out.add({
@@ -494,9 +515,9 @@ export class JsModel {
       ok = this.typeRace(f, op, out) && ok;
       if (!ok) return false;
     }
-    const refs = f.intent?.ops?.[j - 1]?.refs ?? this.refsFromOp(op);
+    const refs = (f.intent?.ops?.[j - 1]?.refs ?? this.refsFromOp(op)).map((r) => this.currentRole(op, r));
     for (const r of refs) {
-      if (!this.checkRef(r, lm, f, j, out)) ok = false;
+      if (!this.checkRef(r, lm, f, j, out, this.ctx.roleGuess(op))) ok = false;
     }
     const heapId = f.intent?.ops?.[j - 1]?.resultId;
     for (const a of op.args) {
@@ -507,6 +528,14 @@ export class JsModel {
       f.threw ??= `unknown-heap-id|${lm.no}|${j}`;
     }
     return ok;
+  }
+
+  /** A drop/dispose helper's role as known when JS runs the op (evidence may have settled it since Rust sent it). */
+  private currentRole(op: Op, r: RefIntent): RefIntent {
+    if (r.role !== 'drop' && r.role !== 'dispose') return r;
+    const role = this.ctx.role(op);
+    const now = role === 'drop_heap_ref' ? 'drop' : role === 'dispose_rust_function' ? 'dispose' : r.role;
+    return now === r.role ? r : { ...r, role: now };
   }
 
   /** Without an intent (a message only the JS side recorded), the IDs as written. */
@@ -564,6 +593,52 @@ export class JsModel {
     return true;
   }
 
+  /**
+   * explicit-ids: evidence settled which helper is drop and which dispose (wire §9.1). Ops
+   * that ran on a guess that turned out wrong are re-applied: a dispose taken for a drop
+   * puts the value back (JS never freed it), a drop taken for a dispose frees the slot.
+   */
+  private reconcile(): void {
+    const v = this.ctx.settledVersion();
+    if (v === this.settled) return;
+    this.settled = v;
+    const still: typeof this.guessed = [];
+    for (const g of this.guessed) {
+      const drop = this.ctx.role(g.op) === 'drop_heap_ref';
+      if (drop && !g.freed) {
+        g.value = this.free(g.id, this.freed.get(g.id)?.at ?? g.value?.info.at ?? { input: '' });
+      } else if (!drop && g.freed && g.value && !this.heap.get(g.id)) {
+        this.heap.insertAt(g.id, g.value);
+        this.keyIndex.set(g.value.key, g.id);
+        this.freed.delete(g.id);
+        this.freedCount = Math.max(0, this.freedCount - 1);
+      }
+      g.freed = drop;
+      if (this.ctx.roleGuess(g.op) !== undefined) still.push(g);
+    }
+    this.guessed = still;
+  }
+
+  /** A guess of the drop/dispose split the state of `id` rests on, if it is not settled yet. */
+  private guessOn(id: number): string | undefined {
+    for (let i = this.guessed.length - 1; i >= 0; i--) {
+      const g = this.guessed[i]!;
+      if (g.id === id) return this.ctx.roleGuess(g.op);
+    }
+    return undefined;
+  }
+
+  private free(id: number, at: FindingLocation): JsVal | undefined {
+    const v = this.heap.remove(id);
+    if (v) {
+      if (this.keyIndex.get(v.key) === id) this.keyIndex.delete(v.key);
+      this.freed.set(id, { info: v.info, at });
+      this.freedCount++;
+      this.idEvents?.push(idEventOf('js', id, 'freed', v.info, at));
+    }
+    return v;
+  }
+
   /** Applies op j's effects: a drop, the result's slot. */
   private completeOp(f: JsFrame, j: number, result: Value | undefined, out: StepOut): void {
     const op = f.ops[j - 1];
@@ -572,15 +647,14 @@ export class JsModel {
     const lm = f.lm;
     const at = locationOf(this.ctx, lm, 'js', j);
     const role = this.ctx.role(op);
-    if (role === 'drop_heap_ref') {
+    if (role === 'drop_heap_ref' || role === 'dispose_rust_function') {
       const id = helperIdArg(op);
+      const guess = this.ctx.roleGuess(op) !== undefined;
       if (id !== undefined && id >= JSIDX_RESERVED) {
-        const v = this.heap.remove(id);
-        if (v) {
-          if (this.keyIndex.get(v.key) === id) this.keyIndex.delete(v.key);
-          this.freed.set(id, { info: v.info, at });
-          this.freedCount++;
-          this.idEvents?.push(idEventOf('js', id, 'freed', v.info, at));
+        const v = role === 'drop_heap_ref' ? this.free(id, at) : this.heap.get(id);
+        if (guess) {
+          this.guessed.push({ id, op, ...(v && { value: v }), freed: role === 'drop_heap_ref' });
+          if (this.guessed.length > 4096) this.guessed.shift();
         }
       }
     }
@@ -644,8 +718,10 @@ export class JsModel {
    * Checks one ID Rust wrote, when JS uses it, against what Rust meant by it. Returns
    * false when JS will not find what Rust meant.
    */
-  private checkRef(r: RefIntent, lm: LMsg, f: JsFrame | undefined, op: number | undefined, out: StepOut): boolean {
+  private checkRef(r: RefIntent, lm: LMsg, f: JsFrame | undefined, op: number | undefined, out: StepOut, opGuess?: string): boolean {
     const id = r.id;
+    const guess = (r.role === 'drop' || r.role === 'dispose' ? opGuess : undefined) ?? this.guessOn(id);
+    const guarded = (d: Draft): Draft => this.withGuess(this.withAssumptions(d), guess);
     const b = r.belief;
     const loc = locationOf(this.ctx, lm, 'js', op);
     const keyBase = `${lm.no}|${op ?? 'r'}|${r.param ?? 0}|${id}`;
@@ -664,7 +740,7 @@ export class JsModel {
       // nested-encode-order: the ID is a placeholder that a later op of this same R-Eval fills.
       if (f && op !== undefined && meant.origin.no === f.lm.no && meant.origin.op !== undefined && meant.origin.op >= op && !v) {
         const key = `nested-encode-order|${keyBase}`;
-        out.add(this.withAssumptions({
+        out.add(guarded({
           kind: 'nested-encode-order',
           severity: 'error',
           key,
@@ -684,10 +760,11 @@ export class JsModel {
         const kind: FindingKind = freelist ? 'freelist-divergence' : 'placeholder-id-mismatch';
         const here = v ? `JS #${id} holds ${describe(v.info)}` : `JS #${id} is ${this.emptyText(id)}`;
         const key = `${kind}|${keyBase}`;
+        if (jsAt === undefined) this.await(meant.key, key);
         const prov = [provenanceOf(id, 'rust', meant)];
         if (jsAt !== undefined && jsAtVal) prov.push(provenanceOf(jsAt, 'js', jsAtVal.info));
         if (v) prov.push(provenanceOf(id, 'js', v.info));
-        out.add(this.withAssumptions({
+        out.add(guarded({
           kind,
           severity: 'error',
           key,
@@ -699,12 +776,12 @@ export class JsModel {
           provenance: prov,
           detail: { role: r.role, ...(r.param !== undefined && { param: r.param }), rust: describe(meant), js: v ? describe(v.info) : null },
         }));
-        if (!v) this.emptyFinding(r, lm, loc, keyBase, out, key);
+        if (!v) this.emptyFinding(r, lm, loc, keyBase, out, key, guess);
         return false;
       }
     }
     if (v) return true; // Rust does not know the ID in this reading; JS has something there.
-    this.emptyFinding(r, lm, loc, keyBase, out, undefined);
+    this.emptyFinding(r, lm, loc, keyBase, out, undefined, guess);
     return false;
   }
 
@@ -742,8 +819,15 @@ export class JsModel {
     }
   }
 
+  /** An ID finding about a value JS has not stored yet: once JS stores it, the finding names that ID too. */
+  private await(key: string, draftKey: string): void {
+    const list = this.awaiting.get(key) ?? [];
+    if (list.length < 8) list.push(draftKey);
+    this.awaiting.set(key, list);
+  }
+
   /** The slot Rust uses is empty in JS: use-after-free, double-free or unknown-heap-id. */
-  private emptyFinding(r: RefIntent, lm: LMsg, loc: FindingLocation, keyBase: string, out: StepOut, causedByKey: string | undefined): void {
+  private emptyFinding(r: RefIntent, lm: LMsg, loc: FindingLocation, keyBase: string, out: StepOut, causedByKey: string | undefined, guess?: string): void {
     const id = r.id;
     const shadow = this.heap.usesRealHeap && this.heap.model.get(id) !== undefined;
     const fr = shadow ? undefined : this.freed.get(id);
@@ -751,23 +835,29 @@ export class JsModel {
     const freed = why === 'freed';
     const kind: FindingKind = freed ? (r.role === 'drop' ? 'double-free' : 'use-after-free') : 'unknown-heap-id';
     const what = this.useText(r, lm, loc.op);
-    const meant = r.belief.info ? ` (Rust means ${describe(r.belief.info)})` : '';
+    const meantInfo = r.belief.info && (r.belief.state === 'live' || r.belief.state === 'freed' || r.belief.state === 'pending') ? r.belief.info : undefined;
+    const jsAt = meantInfo ? this.keyIndex.get(meantInfo.key) : undefined;
+    const meant = r.belief.info ? ` (Rust means ${describe(r.belief.info)}${jsAt !== undefined && jsAt !== id ? `, which JS stored at #${jsAt}` : ''})` : '';
+    const draftKey = `${kind}|${keyBase}`;
+    if (meantInfo && jsAt === undefined && kind !== 'double-free') this.await(meantInfo.key, draftKey);
     let message: string;
     if (kind === 'double-free') message = `${what} frees #${id} again${meant}: JS freed it already${fr ? ` (${describe(fr.info)}, in msg ${fr.at.message} op ${fr.at.op})` : ''} and nothing was stored there since`;
     else if (kind === 'use-after-free') message = `${what} uses #${id}${meant} after JS freed it${fr ? ` (${describe(fr.info)}, dropped in msg ${fr.at.message} op ${fr.at.op})` : ''}: JS ${this.allocator === 'explicit' ? 'throws "Unknown JS heap reference ID"' : 'reads undefined'}`;
+    else if (jsAt !== undefined && jsAt !== id) message = `${what} uses #${id}${meant}; JS #${id} is ${this.emptyText(id)}`;
     else message = `${what} uses #${id}${meant}, which JS never stored: ${this.emptyText(id)}`;
-    out.add(this.withAssumptions({
+    out.add(this.withGuess(this.withAssumptions({
       kind,
       severity: 'error',
-      key: `${kind}|${keyBase}`,
+      key: draftKey,
       mismatch: true,
       message,
       location: loc,
       rustId: id,
+      ...(jsAt !== undefined && jsAt !== id && { jsId: jsAt }),
       ...(fr && { provenance: [provenanceOf(id, 'js', fr.info, fr.at)] }),
       detail: { role: r.role, reason: why },
       ...(causedByKey && { causedByKey }),
-    }));
+    }), guess));
   }
 
   private checkBorrowed(r: RefIntent, lm: LMsg, loc: FindingLocation, keyBase: string, out: StepOut): boolean {
@@ -815,6 +905,21 @@ export class JsModel {
     if (!a) return d;
     const text = a.map((x) => `the callback of msg ${x.callbackIn} ran during op ${x.op} of msg ${x.message} (any of ops ${x.window[0]}..${x.window[1]} without it)`).join('; ');
     return { ...d, message: `${d.message} [relies on the callback-holder heuristic: ${text}]`, detail: { ...d.detail, reliesOnHeuristic: a } };
+  }
+
+  /**
+   * docs/findings.md §3: a finding that rests on the drop/dispose guess of the signature
+   * heuristic (explicit-ids, no fn.* keys) is possible, never definite, and says so.
+   */
+  private withGuess(d: Draft, guess: string | undefined): Draft {
+    if (!guess) return d;
+    return {
+      ...d,
+      certainty: 'possible',
+      severity: d.severity === 'error' ? 'warning' : d.severity,
+      message: `${d.message} [relies on a guess of the signature heuristic: ${guess}]`,
+      detail: { ...d.detail, reliesOnGuess: guess },
+    };
   }
 
   /** allocators.md §8: a nested reference to an op's result or drop narrows that R-Eval's window. */
@@ -1051,6 +1156,27 @@ export class JsModel {
         });
       }
     }
+  }
+
+  /** The ID JS's value `key` is stored at, if it is. */
+  storedAt(key: string): number | undefined {
+    return this.keyIndex.get(key);
+  }
+
+  /** Drafts wrapped the way this model wraps its own (window assumptions, drop/dispose guesses). */
+  qualify(d: Draft, ids: readonly number[]): Draft {
+    let g: string | undefined;
+    for (const id of ids) g ??= this.guessOn(id);
+    return this.withGuess(this.withAssumptions(d), g);
+  }
+
+  /** The innermost open R-Eval JS threw in, if any: its message and the draft key that says why. */
+  threwAt(): { lm: LMsg; key: string } | undefined {
+    for (let i = this.frames.length - 1; i >= 0; i--) {
+      const f = this.frames[i]!;
+      if (f.kind === 'r-eval' && f.threw) return { lm: f.lm, key: f.threw };
+    }
+    return undefined;
   }
 
   /** Keys of drafts that predicted an exception, by exchange serial (for unanswered-evaluate). */

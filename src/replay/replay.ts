@@ -16,8 +16,9 @@
  * nothing is called definite that a dropped reading might have contradicted.
  */
 import type { DecodedMessage } from '../protocol/messages.js';
-import { BoundedMap, type Intent } from './ids.js';
+import { BoundedMap, type Intent, type ValueInfo } from './ids.js';
 import { locationOf, StepOut, type Draft, type LMsg, type ModelContext } from './context.js';
+import { describe, provenanceOf } from './ids.js';
 import { JsModel, type WindowChoice } from './js-model.js';
 import { RustModel, type Reading } from './rust-model.js';
 import type { JsHeap } from './js-heap.js';
@@ -32,6 +33,10 @@ export class World {
   rustQuiet?: Quiet;
   jsQuiet?: Quiet;
   lastDrift = 0;
+  /** Values whose IDs parted at creation and that no finding has named since, by value key. */
+  latent = new BoundedMap<string, Draft>(256);
+  /** An ID disagreement was already reported in this reading. */
+  sawMismatch = false;
   rustLabel: string[] = [];
   jsLabel: string[] = [];
 
@@ -50,6 +55,8 @@ export class World {
     if (this.rustQuiet) w.rustQuiet = this.rustQuiet;
     if (this.jsQuiet) w.jsQuiet = this.jsQuiet;
     w.lastDrift = this.lastDrift;
+    w.latent = this.latent.clone();
+    w.sawMismatch = this.sawMismatch;
     w.rustLabel = [...this.rustLabel];
     w.jsLabel = [...this.jsLabel];
     return w;
@@ -59,6 +66,8 @@ export class World {
 export interface ReplayHooks {
   /** A draft, settled across readings, becomes a finding. */
   emit(d: Draft): void;
+  /** JS stored a value an earlier finding said it had not stored yet: name that ID there too. */
+  amend(draftKey: string, jsId: number, info: ValueInfo): void;
 }
 
 export class Replay {
@@ -91,6 +100,8 @@ export class Replay {
       if (out.intent) w.intents.set(lm.no, mergeIntent(w.intents.get(lm.no), out.intent));
       if (out.intent?.allocs && out.intent.allocs.length > 0) w.rustAllocs.set(lm.no, out.intent.allocs);
       this.compareAllocs(w, lm, out);
+      this.compareCreated(w, out);
+      this.coverLatent(w, out);
       if (out.quiescent) {
         w.rustQuiet = { no: lm.no, ...(out.quiescent.maxId !== undefined && { maxId: out.quiescent.maxId }) };
         this.borrowBalance('rust', lm, out.quiescent, out);
@@ -110,6 +121,8 @@ export class Replay {
       w.intents.delete(lm.no);
       if (out.jsAllocs && out.jsAllocs.length > 0) w.jsAllocs.set(lm.no, out.jsAllocs);
       this.compareAllocs(w, lm, out);
+      this.compareCreated(w, out);
+      this.coverLatent(w, out);
       if (out.quiescent) {
         w.jsQuiet = { no: lm.no, ...(out.quiescent.maxId !== undefined && { maxId: out.quiescent.maxId }) };
         this.borrowBalance('js', lm, out.quiescent, out);
@@ -118,6 +131,10 @@ export class Replay {
       return { w, out };
     });
     this.settle(results);
+    for (const w of this.worlds) {
+      if (w === this.primary) for (const a of w.js.amendments) this.hooks.amend(a.draftKey, a.jsId, a.info);
+      w.js.amendments.length = 0;
+    }
   }
 
   /** End of the trace: the innermost unanswered R-Eval runs as far as it can. */
@@ -125,9 +142,94 @@ export class Replay {
     const results = this.worlds.map((w) => {
       const out = new StepOut();
       w.js.finish(out);
+      this.compareCreated(w, out);
+      this.coverLatent(w, out);
+      const latent = [...w.latent.values()];
+      for (const d of latent) out.add(d);
+      this.driftAfterThrow(w, out, latent.length > 0);
       return { w, out };
     });
     this.settle(results);
+  }
+
+  /**
+   * INV-5 where the values come into being: the same value (by the op or callback argument
+   * that created it) got different IDs on the two sides. Usually an op uses the ID later and
+   * that check reports the disagreement with both IDs; a drift no use ever shows (the session
+   * deadlocked after a JS exception, or simply ended) is reported at the end of the trace,
+   * located where the value was created (allocators §9, INV-5).
+   * Free-list revisions compare J-message values in `compareAllocs`; in explicit-ids Rust
+   * names every ID, which the install and reservation checks cover.
+   */
+  private compareCreated(w: World, out: StepOut): void {
+    const rustNew = w.rust.bornNow.splice(0);
+    const jsNew = w.js.storedNow.splice(0);
+    const a = this.ctx.features.allocator;
+    if (a === 'freelist' || a === 'explicit') return;
+    const check = (key: string, rustId: number | undefined, jsId: number | undefined): void => {
+      if (rustId === undefined || jsId === undefined || rustId === jsId) return;
+      const info = w.rust.valueAt(rustId);
+      if (!info || info.key !== key) return;
+      const jsHere = w.js.heap.model.get(rustId);
+      const rustThere = w.rust.valueAt(jsId);
+      if (w.latent.has(key)) return;
+      w.latent.set(
+        key,
+        w.js.qualify(
+          {
+            kind: 'placeholder-id-mismatch',
+            severity: 'error',
+            key: `placeholder-id-mismatch|created|${key}`,
+            mismatch: true,
+            message: `${describe(info)}: Rust gave it #${rustId}, JS stored it at #${jsId}${rustThere ? ` (Rust's #${jsId} is ${describe(rustThere)})` : ''}${jsHere ? `; JS #${rustId} holds ${describe(jsHere.info)}` : ''}: the two allocators parted here, and nothing used the ID before the trace ended`,
+            location: info.at,
+            rustId,
+            jsId,
+            provenance: [provenanceOf(rustId, 'rust', info), ...(jsHere ? [provenanceOf(rustId, 'js', jsHere.info)] : [])],
+            detail: { value: key, atCreation: true },
+          },
+          [rustId, jsId],
+        ),
+      );
+    };
+    for (const { id, info } of rustNew) check(info.key, id, w.js.storedAt(info.key));
+    for (const { info } of jsNew) check(info.key, w.rust.idOf(info.key), w.js.storedAt(info.key));
+  }
+
+  /** Values a finding of this step named are no longer latent. */
+  private coverLatent(w: World, out: StepOut): void {
+    for (const d of out.drafts) {
+      if (!d.mismatch) continue;
+      w.sawMismatch = true;
+      for (const [key, l] of w.latent) if (l.rustId === d.rustId || l.jsId === d.jsId || l.rustId === d.jsId) w.latent.delete(key);
+    }
+  }
+
+  /**
+   * JS threw inside an R-Eval (allocators §9): the placeholders Rust counted for its later
+   * ops are never stored, and the trace ends with the counters apart. Reported with both
+   * counters beside the exception's own finding, at the R-Eval where JS stopped.
+   */
+  private driftAfterThrow(w: World, out: StepOut, named: boolean): void {
+    const a = this.ctx.features.allocator;
+    // Only when no finding names an ID that parted: the counters then tell the drift.
+    if (a === 'explicit' || named || w.sawMismatch) return;
+    const threw = w.js.threwAt();
+    const jsNext = w.js.counter();
+    const rustNext = w.rust.counter();
+    if (!threw || jsNext === undefined || jsNext === rustNext || jsNext - rustNext === w.lastDrift) return;
+    const delta = jsNext - rustNext;
+    out.add({
+      kind: 'counter-drift',
+      severity: 'error',
+      key: 'counter-drift|end',
+      message: `JS stopped inside msg ${threw.lm.no} and the trace ends with Rust's next heap ID at ${rustNext} and JS's at ${jsNext} (JS ${delta > 0 ? 'ahead' : 'behind'} by ${Math.abs(delta)}): the IDs Rust counted for what JS never ran are not in JS's heap`,
+      location: locationOf(this.ctx, threw.lm, 'js'),
+      rustId: rustNext,
+      jsId: jsNext,
+      detail: { delta, atEnd: true },
+      causedByKey: threw.key,
+    });
   }
 
   // ---- forks ----------------------------------------------------------------------------

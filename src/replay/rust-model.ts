@@ -76,6 +76,13 @@ export class RustModel {
   private frames: RustFrame[] = [];
   /** explicit-ids: values decoded from JS whose IDs go out in the next install list. */
   private pendingInstall: ValueInfo[] = [];
+  /** explicit-ids: drop/dispose ops whose role was a guess when replayed (re-applied once settled). */
+  private guessed: Array<{ readonly id: number; readonly op: Op; readonly at: FindingLocation; released: boolean }> = [];
+  private settled = 0;
+  /** Value key → the ID Rust holds it under (live values only). */
+  private keyIndex = new Map<string, number>();
+  /** Values Rust gave an ID during the current step (for the comparison at creation). */
+  bornNow: Array<{ readonly id: number; readonly info: ValueInfo }> = [];
   /** by-id revisions: J-Resps set aside until their flush is the one waiting again. */
   private stash = new Map<number, { lm: LMsg; d: DecodedMessage }>();
   created = 0;
@@ -99,6 +106,9 @@ export class RustModel {
     c.frames = this.frames.map((f) => ({ ...f, post: [...f.post], drops: [...f.drops], ...(f.ambiguous && { ambiguous: { ...f.ambiguous } }) }));
     c.pendingInstall = [...this.pendingInstall];
     c.stash = new Map(this.stash);
+    c.guessed = this.guessed.map((g) => ({ ...g }));
+    c.settled = this.settled;
+    c.keyIndex = new Map(this.keyIndex);
     c.created = this.created;
     c.freedCount = this.freedCount;
     if (this.idEvents) c.idEvents = [];
@@ -121,6 +131,16 @@ export class RustModel {
 
   counter(): number {
     return this.maxId;
+  }
+
+  /** The ID Rust holds the value `key` under, if it is live. */
+  idOf(key: string): number | undefined {
+    return this.keyIndex.get(key);
+  }
+
+  /** The live value Rust holds under `id`. */
+  valueAt(id: number): ValueInfo | undefined {
+    return this.live.get(id);
   }
 
   borrowState(): { pointer: number; frames: number } {
@@ -232,6 +252,7 @@ export class RustModel {
 
   /** Rust sends (R-messages) or takes (J-messages) one message. */
   step(lm: LMsg, d: DecodedMessage, out: StepOut): void {
+    this.reconcile();
     const body = d.body;
     if (!body) return;
     switch (body.kind) {
@@ -327,6 +348,8 @@ export class RustModel {
   /** Every ID Rust's model takes for a value goes through here. */
   private born(id: number, info: ValueInfo): void {
     this.live.set(id, info);
+    this.keyIndex.set(info.key, id);
+    this.bornNow.push({ id, info });
     this.created++;
     this.idEvents?.push(idEventOf('rust', id, 'created', info, info.at));
   }
@@ -341,6 +364,7 @@ export class RustModel {
       return;
     }
     this.live.delete(id);
+    if (this.keyIndex.get(info.key) === id) this.keyIndex.delete(info.key);
     this.freedCount++;
     this.idEvents?.push(idEventOf('rust', id, 'freed', info, at));
     const origin = originOfLoc(at);
@@ -352,19 +376,61 @@ export class RustModel {
     }
   }
 
+  /**
+   * explicit-ids: evidence settled which helper is drop and which dispose (wire §9.1). Ops
+   * replayed on a guess that turned out wrong are re-applied: a dispose taken for a drop
+   * gives its ID back, a drop taken for a dispose releases it.
+   */
+  private reconcile(): void {
+    const v = this.ctx.settledVersion();
+    if (v === this.settled) return;
+    this.settled = v;
+    const still: typeof this.guessed = [];
+    for (const g of this.guessed) {
+      const drop = this.ctx.role(g.op) === 'drop_heap_ref';
+      if (drop && !g.released) this.release(g.id, g.at, undefined);
+      else if (!drop && g.released && !this.live.has(g.id)) this.unrelease(g.id);
+      g.released = drop;
+      if (this.ctx.roleGuess(g.op) !== undefined) still.push(g);
+    }
+    this.guessed = still;
+  }
+
+  private unrelease(id: number): void {
+    const fr = this.freed.get(id);
+    const rel = this.released.get(id);
+    const info = rel?.info ?? fr?.info;
+    if (!info) return;
+    this.released.delete(id);
+    this.freed.delete(id);
+    this.live.set(id, info);
+    this.freedCount = Math.max(0, this.freedCount - 1);
+  }
+
+  /** An ID whose state rests on a drop/dispose guess the bytes have not settled. */
+  guessOn(id: number): string | undefined {
+    for (let i = this.guessed.length - 1; i >= 0; i--) {
+      const g = this.guessed[i]!;
+      if (g.id === id) return this.ctx.roleGuess(g.op);
+    }
+    return undefined;
+  }
+
   /** explicit-ids / seq-id: Rust takes an ID named on the wire. */
   private adopt(id: number, info: ValueInfo, lm: LMsg, out: StepOut, why: 'reserved' | 'install' | 'seq'): void {
     const rel = this.released.get(id);
     if (rel && why !== 'seq') {
+      const guess = this.guessOn(id);
       out.add({
         kind: 'id-reused-before-drop',
-        severity: 'error',
+        severity: guess ? 'warning' : 'error',
+        ...(guess && { certainty: 'possible' as const }),
         key: `id-reused-before-drop|${lm.no}|${id}`,
-        message: `Rust names #${id} in the ${why === 'reserved' ? 'reserved' : 'install'} list of msg ${lm.no} for ${describe(info)}, but it released #${id} (${describe(rel.info)}) in msg ${rel.at.message} op ${rel.at.op} and that drop has not been answered yet`,
+        message: `Rust names #${id} in the ${why === 'reserved' ? 'reserved' : 'install'} list of msg ${lm.no} for ${describe(info)}, but it released #${id} (${describe(rel.info)}) in msg ${rel.at.message} op ${rel.at.op} and that drop has not been answered yet${guess ? ` [relies on a guess of the signature heuristic: ${guess}]` : ''}`,
         location: locationOf(this.ctx, lm, 'rust'),
         rustId: id,
         provenance: [provenanceOf(id, 'rust', rel.info, rel.at), provenanceOf(id, 'rust', info)],
-        detail: { releasedIn: rel.at.message },
+        detail: { releasedIn: rel.at.message, ...(guess && { reliesOnGuess: guess }) },
       });
       this.released.delete(id);
     }
@@ -465,9 +531,15 @@ export class RustModel {
         });
         for (const r of refs) if (r.belief.state === 'unknown' && r.id >= JSIDX_RESERVED) out.inconsistent = true;
       }
+      const guess = role === 'drop_heap_ref' || role === 'dispose_rust_function' ? this.ctx.roleGuess(op) : undefined;
       if (role === 'drop_heap_ref') {
         const id = helperIdArg(op);
         if (id !== undefined) this.release(id, at, frame);
+      }
+      if (guess !== undefined) {
+        const id = helperIdArg(op);
+        if (id !== undefined && id >= JSIDX_RESERVED) this.guessed.push({ id, op, at, released: role === 'drop_heap_ref' });
+        if (this.guessed.length > 4096) this.guessed.shift();
       }
       let resultId: number | undefined;
       let resultKey: string | undefined;

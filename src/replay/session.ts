@@ -14,7 +14,7 @@ import { forEachCallback, forEachRef, type Value } from '../protocol/values.js';
 import type { BadRecord, Direction, MessageRecord, MetaRecord, Side } from '../trace/record.js';
 import { Collector } from './collector.js';
 import { isCastLike, locationOf, recordOf, type Draft, type LMsg, type ModelContext } from './context.js';
-import { BoundedMap, type IdEvent } from './ids.js';
+import { BoundedMap, provenanceOf, type IdEvent, type ValueInfo } from './ids.js';
 import type { Finding, FindingKind, FindingLocation, Severity } from './findings.js';
 import { JsHeap, ModelHeap, type RealHeap } from './js-heap.js';
 import type { JsSnapshot } from './js-model.js';
@@ -219,6 +219,12 @@ export class Session {
   private droppedCallbacks = new BoundedMap<number, { no: number; why: string }>(65536);
   /** Two-sided: J-Evals JS left without an R-Resp, until Rust's record says whether it sent one. */
   private jsEndedWithoutRResp = new Map<number, { x: Exchange; at: number }>();
+  /**
+   * Two-sided: R-Resps Rust sent that never reached JS, not yet matched with the J-Eval JS
+   * left without one. Each lost R-Resp leaves exactly one JS J-Eval without an answer, but
+   * not always the one Rust meant it for: JS gives the next R-Resp to its innermost J-Eval.
+   */
+  private lostRResps = 0;
 
   constructor(
     readonly ctx: string | undefined,
@@ -261,10 +267,19 @@ export class Session {
   private ready(ended: boolean): boolean {
     if (ended) return true;
     const revKnown = this.env.rev !== undefined || this.declaredRev() !== undefined;
-    const twoSides = this.sides.has('rust') && this.sides.has('js');
+    const twoSides = this.bothSides();
     const revOk = revKnown || this.heldMessages >= DETECT_SAMPLE;
     const modeOk = twoSides || this.heldMessages >= MODE_WINDOW;
     return revOk && modeOk;
+  }
+
+  /**
+   * Both sides record this session: their records, or their meta records (a recorder writes
+   * one when it starts), so a side whose records come much later in the input still counts.
+   */
+  private bothSides(): boolean {
+    const has = (side: Side): boolean => this.sides.has(side) || this.metas.some((m) => m.side === side) || this.env.globalMeta.some((m) => m.side === side);
+    return has('rust') && has('js');
   }
 
   private declaredRev(): { rev: Revision; side?: Side } | undefined {
@@ -301,6 +316,7 @@ export class Session {
     }
     const features = featuresOf(this.revision);
     const helpers = this.helpers;
+    if (features.allocator === 'explicit') helpers.expectDispose();
     this.mctx = {
       features,
       helpers,
@@ -308,16 +324,18 @@ export class Session {
       ctx: this.ctx,
       fnName: (op: Op) => helpers.nameOf(op.fnId) ?? helpers.roleOf(op)?.role ?? `fn ${op.fnId}`,
       role: (op: Op) => helpers.roleOf(op)?.role,
+      roleGuess: (op: Op) => helpers.roleOf(op)?.guess,
+      settledVersion: () => helpers.settledVersion(),
     };
     const real = this.env.realHeap?.();
     this.usesRealHeap = real !== undefined;
     const heap = new JsHeap(new ModelHeap(features.allocator), real, (call, model, realAnswer) => this.disagree(call, model, realAnswer));
-    this.replay = new Replay(this.mctx, heap, { emit: (d) => this.emitDraft(d) }, this.env.maxWorlds);
+    this.replay = new Replay(this.mctx, heap, { emit: (d) => this.emitDraft(d), amend: (key, jsId, info) => this.amendJsId(key, jsId, info) }, this.env.maxWorlds);
     if (this.env.onIdEvent) {
       this.replay.primary.rust.idEvents = [];
       this.replay.primary.js.idEvents = [];
     }
-    this.mode = this.sides.has('rust') && this.sides.has('js') ? 'two' : 'one';
+    this.mode = this.bothSides() ? 'two' : 'one';
     if (this.mode === 'two') {
       this.decoders.rust = new ConversationDecoder(this.revision);
       this.decoders.js = new ConversationDecoder(this.revision);
@@ -373,7 +391,7 @@ export class Session {
     }
     const d = decoder.decode(rec);
     const lm: LMsg = { no: ++this.messages, dir: rec.dir, rust: d, js: d };
-    this.observe(lm, d);
+    this.observe(lm, d, decoder);
     this.noteSerial('rust', lm, d);
     this.noteSerial('js', lm, d);
     this.issues(lm, d, side ?? 'rust');
@@ -614,7 +632,7 @@ export class Session {
     const lm = this.lmFor(e);
     lm[side] = d;
     this.noteSerial(side, lm, d);
-    if (!this.observed.has(lm.no)) this.observe(lm, d);
+    if (!this.observed.has(lm.no)) this.observe(lm, d, decoder);
     this.issues(lm, d, side);
     return { lm, d };
   }
@@ -725,7 +743,15 @@ export class Session {
     const other = side === 'js' ? 'Rust' : 'JS';
     if (side === 'js' && d.kind === 'r-resp' && LOST_RESPOND_REVISIONS.has(this.revision)) {
       const jeval = d.exchange ? this.serialToNo.rust.get(d.exchange.serial) : undefined;
-      if (jeval !== undefined) this.jsEndedWithoutRResp.delete(jeval);
+      if (jeval !== undefined && this.jsEndedWithoutRResp.delete(jeval)) {
+        // JS left the very J-Eval without an answer.
+      } else if (this.jsEndedWithoutRResp.size > 0) {
+        // The R-Resps shifted: JS took a later one for the J-Eval this one answered, and the
+        // J-Eval that later one was meant for ended without an answer.
+        this.jsEndedWithoutRResp.delete(this.jsEndedWithoutRResp.keys().next().value!);
+      } else {
+        this.lostRResps++;
+      }
       this.addFinding(
         {
           kind: 'lost-respond',
@@ -814,7 +840,11 @@ export class Session {
       location: loc,
       ...(issue.byteOffset !== undefined && { detail: { byteOffset: issue.byteOffset } }),
     };
-    this.addFinding(f, { key: `${kind}|${lm.no}|${issue.op ?? ''}`, ...(issue.consequence && { damage: true }) });
+    // A J-Resp set aside by id (a warning) is legal. It desynchronises nothing unless Rust
+    // hands out IDs for its values when it takes it (evaluate-id*: after the nested ones,
+    // allocators §5); then later findings are its consequences.
+    const setAside = kind === 'misrouted-respond' && issue.severity === 'warning' && (this.mctx.features.jsWritesHeapIds || !allocates(lm));
+    this.addFinding(f, { key: `${kind}|${lm.no}|${issue.op ?? ''}`, ...(issue.consequence && { damage: true }), ...(setAside && { passive: true }) });
   }
 
   /**
@@ -868,7 +898,8 @@ export class Session {
       if (x.kind === 'j-eval' && d.kind === 'j-eval' && side === 'js' && this.mode === 'two') {
         // Whether Rust sent the R-Resp is in Rust's record: decided when the records are matched.
         const no = this.serialToNo.js.get(x.serial);
-        if (no !== undefined) this.jsEndedWithoutRResp.set(no, { x, at: this.at });
+        if (this.lostRResps > 0) this.lostRResps--;
+        else if (no !== undefined) this.jsEndedWithoutRResp.set(no, { x, at: this.at });
         continue;
       }
       if (x.kind === 'j-eval' && d.kind === 'j-eval' && side === 'js' && LOST_RESPOND_REVISIONS.has(this.revision)) {
@@ -1036,6 +1067,19 @@ export class Session {
     late.set(no, after);
   }
 
+  /**
+   * An ID finding said JS had not stored the value Rust meant; JS stored it since (it ran the
+   * creating op later, e.g. a crossed or set-aside message): the finding names that ID too.
+   */
+  private amendJsId(key: string, jsId: number, info: ValueInfo): void {
+    this.env.collector.amend(this.order, key, (f) => {
+      if (f.jsId !== undefined) return f;
+      const where = `JS stored it later, at #${jsId} (${info.at.message !== undefined ? `msg ${info.at.message}` : 'later'})`;
+      const message = f.message.includes('JS has not stored it anywhere') ? f.message.replace('JS has not stored it anywhere', `JS had not stored it yet; ${where}`) : `${f.message}; ${where}`;
+      return { ...f, jsId, message, provenance: [...(f.provenance ?? []), provenanceOf(jsId, 'js', info)], detail: { ...f.detail, jsStoredLater: { id: jsId, message: info.at.message ?? null } } };
+    });
+  }
+
   private addFinding(f: Finding, o: Parameters<Collector['add']>[3], at = this.at): number | undefined {
     // The side's copy of this message ran after a later message (it crossed, or was delivered
     // late): say after which, so that "msg 7" found at the 607th record is not read as early.
@@ -1113,11 +1157,26 @@ export class Session {
     c.js ??= { message: this.messages, state: w.js.snapshot() };
   }
 
-  private observe(lm: LMsg, d: DecodedMessage): void {
+  private observe(lm: LMsg, d: DecodedMessage, decoder: ConversationDecoder): void {
     this.observed.set(lm.no, true);
-    if (d.body?.kind === 'r-eval') {
-      for (const op of d.body.ops) this.helpers.observe(op);
-      this.ops += d.body.ops.length;
+    const b = d.body;
+    if (b?.kind === 'r-eval') {
+      this.helpers.observeREval(b);
+      this.ops += b.ops.length;
+    } else if (b?.kind === 'r-resp' && b.installIds) {
+      this.helpers.observeInstall(b.installIds);
+    } else if (b?.kind === 'j-eval' && b.call.kind === 'drop-native') {
+      // The R-Eval JS was running when it sent the drop: the innermost one open below it.
+      const open = decoder.open;
+      let enclosing: readonly Op[] | undefined;
+      for (let i = open.length - 1; i >= 0; i--) {
+        const x = open[i]!;
+        if (x.kind === 'r-eval' && x !== d.exchange) {
+          enclosing = x.ops;
+          break;
+        }
+      }
+      this.helpers.observeNativeDrop(b.call.key, enclosing);
     }
     this.maxDepth = Math.max(this.maxDepth, d.depth + (d.kind === 'r-eval' || d.kind === 'j-eval' ? 1 : 0));
   }

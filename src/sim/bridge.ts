@@ -31,6 +31,13 @@ export interface ScenarioContext {
    * races the next top-level R-Eval to the protocol handler.
    */
   armRace(): void;
+  /**
+   * The same race as part of the program (a timer that fires just as Rust sends its next
+   * top-level R-Eval, `test_batch_stress_browser_event_callbacks`), not a fault: it is run
+   * every time it is armed. `jsFirst`: JS also runs that R-Eval and sends its J-Resp before
+   * Rust looks at its channels again, so Rust takes the J-Resp first and the callback later.
+   */
+  raceTimer(jsFirst?: boolean): void;
   /** Page code calls the function JS holds at heap id `id` with `args`, as a task of its own (a timer or event). */
   pageCall(id: number, args: JsVal[]): void;
   /** Whether a fault is enabled (scenarios add the setup a fault needs). */
@@ -105,6 +112,9 @@ export class Session {
   private readonly jResp = new Queue<Wire>();
   private readonly jEval = new Queue<Wire>();
   private raceArmed = false;
+  /** The armed race is the misrouted-respond fault (fired once, logged), not the program's own timer. */
+  private raceIsFault = true;
+  private raceJsFirst = false;
   private handlerPanicked = false;
   private finished = false;
 
@@ -132,6 +142,13 @@ export class Session {
         const handler = this.js.page.get('handler');
         this.js.scheduleNow(handler, 'handler', []);
         this.raceArmed = true;
+      },
+      raceTimer: (jsFirst = false) => {
+        const handler = this.js.page.get('handler');
+        this.js.scheduleNow(handler, 'handler', []);
+        this.raceArmed = true;
+        this.raceIsFault = false;
+        this.raceJsFirst = jsFirst;
       },
       pageCall: (id, args) => this.js.pageCall(id, args),
       hasFault: (name) => options.faults.has(name as never),
@@ -237,19 +254,30 @@ export class Session {
     this.rustStatus = 'ready';
     this.record('rust', 'r2j', eff.wire);
     this.messages++;
-    if (this.raceArmed && eff.wire.kind === 'r-eval' && eff.wire.rustTopLevel) this.runRace();
+    const racing = this.raceArmed && eff.wire.kind === 'r-eval' && eff.wire.rustTopLevel;
+    if (racing) this.runRace();
     try {
       this.handler.fromRust(eff.wire);
     } catch (e) {
       if (e instanceof HandlerPanic) return this.handlerPanic(e);
       throw e;
     }
+    if (racing && this.raceJsFirst) {
+      this.raceJsFirst = false;
+      // JS runs the R-Eval it was handed and answers it before Rust polls its channels.
+      for (let guard = 0; guard < 100_000 && this.jsRunnable() && !this.handlerPanicked; guard++) {
+        this.stepJs();
+        if (this.jsStatus === 'xhr') break;
+      }
+    }
   }
 
   /** The JS event fires and its XHR reaches the handler before Rust's R-Eval does. */
   private runRace(): void {
     this.raceArmed = false;
-    if (!this.options.faults.fire('misrouted-respond', 'a JS event handler fires just as Rust sends a top-level R-Eval', this.rustSeq)) return;
+    const fault = this.raceIsFault;
+    this.raceIsFault = true;
+    if (fault && !this.options.faults.fire('misrouted-respond', 'a JS event handler fires just as Rust sends a top-level R-Eval', this.rustSeq)) return;
     for (let guard = 0; guard < 100_000 && this.jsRunnable() && !this.handlerPanicked; guard++) {
       this.stepJs();
       if (this.jsStatus === 'xhr') break;

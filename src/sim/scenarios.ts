@@ -91,6 +91,59 @@ function* manyCallbacks({ rt, size }: ScenarioContext): Co<void> {
   });
 }
 
+/**
+ * `test_batch_stress_browser_event_callbacks`: a page event handler (a closure) fires from a
+ * timer just as the app sends the next call of a burst, so the protocol handler delivers
+ * that top-level R-Eval through the event's parked XHR and JS runs it inside the callback,
+ * while Rust runs the callback's body (several calls with JsValue, String and unit results)
+ * inside its wait for that R-Eval. `size` bursts. From evaluate-id on, the J-Resp JS sent
+ * for the outer R-Eval is set aside and taken when Rust's outer wait resumes; up to
+ * reserved-count it is taken by the wrong flush (the upstream panic); explicit-ids sends
+ * top-level R-Evals by evaluate_script, so nothing crosses.
+ */
+function* timerRace({ rt, size, raceTimer }: ScenarioContext): Co<void> {
+  const onEvent = yield* rt.closure(
+    UNIT_CB,
+    function* () {
+      const item = yield* rt.callValue(F.make_obj, [1]);
+      yield* rt.call(F.set_flag, [item, true]);
+      const text = yield* rt.callValue(F.make_obj, [2]);
+      yield* rt.call(F.get_name, [text]);
+      yield* rt.drop(text);
+      yield* rt.drop(item);
+      return undefined;
+    },
+    'on_event',
+  );
+  yield* rt.call(F.register_handler, [moved(onEvent)]);
+  // A list and a closure JS calls synchronously for each item (a burst call that calls back).
+  const list = yield* rt.callValue(F.make_list, [2]);
+  const visit = yield* rt.closure(
+    OBJ_CB,
+    function* ([item]) {
+      yield* rt.call(F.get_name, [item as JsValue]);
+      return undefined;
+    },
+    'visit',
+  );
+  for (let i = 0; i < Math.max(1, size); i++) {
+    // Alternately Rust takes the callback first (it runs inside the wait, the J-Resp is set
+    // aside) and the J-Resp first (the callback runs later, after the whole burst).
+    raceTimer(i % 2 === 1);
+    // A burst: unbatched calls, each a top-level R-Eval of its own.
+    const div = yield* rt.callValue(F.make_obj, [10 + i]);
+    yield* rt.call(F.get_name, [div]);
+    yield* rt.call(F.set_flag, [div, false]);
+    if (i % 3 === 2) {
+      raceTimer();
+      yield* rt.call(F.for_each, [list, visit]);
+    }
+    yield* rt.drop(div);
+  }
+  yield* rt.drop(visit);
+  yield* rt.drop(list);
+}
+
 /** JsValue, String, Result, Option, Vec, f64, bool, i64 and unit results in one batch: flushes happen mid-batch. */
 function* mixedReturns({ rt }: ScenarioContext): Co<void> {
   yield* rt.section(function* () {
@@ -216,6 +269,12 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     defaultSize: 0,
   },
   {
+    name: 'timer-race',
+    description: 'page event timers racing bursts of top-level calls (test_batch_stress_browser_event_callbacks); size = bursts (default 4)',
+    program: timerRace,
+    defaultSize: 4,
+  },
+  {
     name: 'stress',
     description: 'a seeded random program mixing everything above; size = messages to generate (default 2000)',
     program: stressProgram,
@@ -223,7 +282,7 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
   },
 ];
 
-export type ScenarioName = 'deep-nesting' | 'many-callbacks' | 'mixed-returns' | 'borrowed-refs' | 'drops' | 'stress';
+export type ScenarioName = 'deep-nesting' | 'many-callbacks' | 'mixed-returns' | 'borrowed-refs' | 'drops' | 'timer-race' | 'stress';
 
 export function scenarioByName(name: string): ScenarioInfo | undefined {
   return SCENARIOS.find((s) => s.name === name);

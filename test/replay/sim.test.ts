@@ -46,7 +46,7 @@ describe('simulator scenarios against their ground truth', () => {
   it('every scenario, revision, mode and recorded side: findings exactly when the truth has a problem', async () => {
     const wrong: string[] = [];
     for (const s of SCENARIOS) {
-      if (s.name === 'stress') continue;
+      if (s.name === 'stress' || s.name === 'timer-race') continue;
       for (const revision of REVISIONS) {
         for (const mode of MODES) {
           for (const sides of SIDES) {
@@ -64,7 +64,7 @@ describe('simulator scenarios against their ground truth', () => {
     const wrong: string[] = [];
     let compared = 0;
     for (const s of SCENARIOS) {
-      if (s.name === 'stress') continue;
+      if (s.name === 'stress' || s.name === 'timer-race') continue;
       for (const revision of REVISIONS) {
         for (const mode of MODES) {
           for (const sides of ['both', 'rust'] as const) {

@@ -4,7 +4,8 @@ import { MODES, runSimulation, SCENARIOS } from '../../src/sim/index.js';
 import { decodeIssues, messages } from './helpers.js';
 
 describe('every scenario decodes cleanly under every revision and mode', () => {
-  for (const scenario of SCENARIOS) {
+  // timer-race crosses messages on purpose (set-aside and misrouted Responds, a dropped R-Resp): test/replay/exactness.test.ts.
+  for (const scenario of SCENARIOS.filter((s) => s.name !== 'timer-race')) {
     for (const revision of REVISIONS) {
       for (const mode of MODES) {
         it(`${scenario.name} / ${revision} / ${mode}`, () => {
