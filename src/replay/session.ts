@@ -141,6 +141,8 @@ const LATE_POOL = 4096;
  * still shows the messages around it and the states at it.
  */
 const RECENT = 64;
+/** Damaged records of unknown side held at once for a side to claim (see holdUnsided). */
+const MAX_UNSIDED = 64;
 /** Messages shown either side of the first divergence. */
 const AROUND = 3;
 
@@ -192,6 +194,12 @@ export class Session {
   private maxDepth = 0;
   private at = 0;
   private lastSeq = new Map<string, number>();
+  /** Two-sided: damaged records whose side could not be read, until a side's seq gap claims them. */
+  private unsided: BadRecord[] = [];
+  /** Two-sided: damaged records of a known side that no copy restored (see explainedByBad). */
+  private openBad: Array<{ side: Side; dir?: Direction; id: number }> = [];
+  /** The last such record reported on its own: what its loss explains follows from it. */
+  private unsidedCause?: number;
   private readonly notes: string[] = [];
   private usesRealHeap = false;
   private recent: MessageSummary[] = [];
@@ -254,7 +262,8 @@ export class Session {
   push(rec: MessageRecord | BadRecord): void {
     this.records++;
     const side = rec.side;
-    this.sides.add(side ?? 'unknown');
+    // A damaged record whose side could not be read says nothing about which sides recorded.
+    if (side !== undefined || rec.kind === 'message') this.sides.add(side ?? 'unknown');
     if (this.state === 'collecting') {
       this.held.push(rec);
       if (rec.kind === 'message') this.heldMessages++;
@@ -354,19 +363,79 @@ export class Session {
     }
     const side = rec.side;
     if (side !== 'rust' && side !== 'js') {
-      if (!this.ignoredSide) {
+      if (rec.kind === 'bad') this.holdUnsided(rec);
+      else if (!this.ignoredSide) {
         this.ignoredSide = true;
         this.notes.push('records without side= in a session recorded by both sides were ignored');
       }
       return;
     }
+    this.claimUnsided(side, rec.seq);
     this.pushAligned(side, rec);
+    this.releaseUnsided(false);
     this.pump(false);
+  }
+
+  /**
+   * Two sides recorded, and a record whose side could not be read (`side=JS`, a damaged
+   * frame): with a seq, it is held until a side's seq numbers show the gap it fills, and is
+   * then that side's damaged record (restored from the other side's copy, as any damaged
+   * record of a known side). Without a seq, or once no side can still be missing it, it is
+   * reported at its own place, and what follows from it is marked as its consequence.
+   */
+  private holdUnsided(rec: BadRecord): void {
+    if (rec.seq === undefined || this.unsided.length >= MAX_UNSIDED) {
+      this.unsidedBad(rec);
+      return;
+    }
+    this.unsided.push(rec);
+  }
+
+  /** Before `side`'s record with seq `seq`: the held records whose seq falls in that side's gap are its own. */
+  private claimUnsided(side: Side, seq: number | undefined): void {
+    if (seq === undefined || this.unsided.length === 0) return;
+    const last = this.lastSeq.get(side) ?? 0;
+    const mine = this.unsided.filter((b) => b.seq! > last && b.seq! < seq).sort((a, b) => a.seq! - b.seq!);
+    if (mine.length === 0) return;
+    this.unsided = this.unsided.filter((b) => !mine.includes(b));
+    for (const b of mine) this.pushAligned(side, { ...b, side });
+  }
+
+  /** Held records that neither side can be missing any more (or all of them, at the end). */
+  private releaseUnsided(all: boolean): void {
+    if (this.unsided.length === 0) return;
+    const passed = Math.min(this.lastSeq.get('rust') ?? 0, this.lastSeq.get('js') ?? 0);
+    const done = all ? this.unsided : this.unsided.filter((b) => b.seq! <= passed);
+    if (done.length === 0) return;
+    this.unsided = this.unsided.filter((b) => !done.includes(b));
+    for (const b of done.sort((x, y) => x.seq! - y.seq!)) {
+      // At the end, a side that never reached this seq was cut short by it: its last record.
+      const short = all ? (['rust', 'js'] as const).filter((side) => (this.lastSeq.get(side) ?? 0) < b.seq!) : [];
+      if (short.length === 1) this.pushAligned(short[0]!, { ...b, side: short[0]! });
+      else this.unsidedBad(b);
+    }
+  }
+
+  /**
+   * A message missing from `side`'s record, where that side has a damaged record of the same
+   * direction no copy restored: the damaged record is most likely it, so this follows from it.
+   */
+  private explainedByBad(side: Side, dir: Direction | undefined): { causedById?: number } {
+    const i = this.openBad.findIndex((b) => b.side === side && (b.dir === undefined || dir === undefined || b.dir === dir));
+    if (i < 0) return {};
+    const [b] = this.openBad.splice(i, 1);
+    return { causedById: b!.id };
+  }
+
+  private unsidedBad(rec: BadRecord): void {
+    const id = this.badRecord(rec, false);
+    if (id !== undefined) this.unsidedCause = id;
   }
 
   finish(): void {
     if (this.state === 'collecting') this.activate();
     if (this.mode === 'two') {
+      this.releaseUnsided(true);
       this.pump(true);
       for (const side of ['rust', 'js'] as const) for (const e of this.late[side].splice(0)) this.missing(e);
       for (const { x, at } of this.jsEndedWithoutRResp.values()) this.unanswered(x, 'js', 'JS sent another J-Eval, and Rust never sent its R-Resp', at);
@@ -545,6 +614,12 @@ export class Session {
    */
   private restoreSender(e: Entry): void {
     const sender = e.side === 'rust' ? 'js' : 'rust';
+    // The sender's record is there but damaged (its seq, or the order, kept the two apart): it is this message.
+    const damaged = this.queues[sender].find((o) => o.bad !== undefined && !o.rec && !o.partner && !o.processed && (o.dir === undefined || o.dir === e.dir));
+    if (damaged) {
+      this.pair(e, damaged, 'restore');
+      return;
+    }
     const copy: Entry = { side: sender, pos: e.pos, ...(e.dir && { dir: e.dir }), lost: true, partner: e, final: true, processed: false };
     e.partner = copy;
     this.queues[sender].unshift(copy);
@@ -556,7 +631,7 @@ export class Session {
         location: { input: e.rec!.loc.input, ...(e.rec!.loc.line !== undefined && { line: e.rec!.loc.line }), ...(e.rec!.loc.offset !== undefined && { offset: e.rec!.loc.offset }), side: e.side, ...(e.seq !== undefined && { seq: e.seq }), ...(this.ctx !== undefined && { ctx: this.ctx }) },
         detail: { missingOn: sender, restored: true },
       },
-      { passive: true },
+      { passive: true, ...this.explainedByBad(sender, e.dir) },
     );
   }
 
@@ -623,7 +698,13 @@ export class Session {
     e.processed = true;
     const decoder = this.decoders[side]!;
     const { rec, restored } = this.recordFor(e);
-    if (e.bad) this.badRecord(e.bad, restored);
+    if (e.bad) {
+      const id = this.badRecord(e.bad, restored);
+      if (!restored && id !== undefined) {
+        this.openBad.push({ side, ...(e.bad.dir && { dir: e.bad.dir }), id });
+        if (this.openBad.length > MAX_UNSIDED) this.openBad.shift();
+      }
+    }
     if (!rec) {
       decoder.noteLostRecord();
       return undefined;
@@ -760,7 +841,7 @@ export class Session {
           location: locationOf(this.mctx, lm, 'rust'),
           ...(jeval !== undefined && { detail: { jEval: jeval } }),
         },
-        { key: `lost-respond|${jeval ?? lm.no}` },
+        { key: `lost-respond|${jeval ?? lm.no}`, ...this.explainedByBad('js', 'r2j') },
         at,
       );
       return;
@@ -773,7 +854,7 @@ export class Session {
         location: locationOf(this.mctx, lm, side === 'js' ? 'rust' : 'js'),
         detail: { missingOn: side, kind: d.kind ?? null },
       },
-      { key: `side-missing-record|${lm.no}` },
+      { key: `side-missing-record|${lm.no}`, ...this.explainedByBad(side, lm.dir) },
       at,
     );
   }
@@ -798,7 +879,7 @@ export class Session {
         location: loc,
         detail: { from: last + 1, to: seq - 1 },
       },
-      { key: `records-lost|${k}|${seq}`, ...(this.mode === 'two' && { passive: true }) },
+      { key: `records-lost|${k}|${seq}`, ...(this.mode === 'two' && { passive: true }), ...(this.unsidedCause !== undefined && { causedById: this.unsidedCause }) },
     );
     if (this.mode === 'one') this.decoders.one?.noteLostRecord();
     const gap: number[] = [];
@@ -806,8 +887,8 @@ export class Session {
     return gap;
   }
 
-  private badRecord(rec: BadRecord, restored: boolean): void {
-    this.addFinding(
+  private badRecord(rec: BadRecord, restored: boolean): number | undefined {
+    return this.addFinding(
       {
         kind: 'bad-record',
         severity: 'warning',
@@ -822,7 +903,8 @@ export class Session {
         },
         detail: { restored },
       },
-      restored ? { forceRoot: true } : {},
+      // Restored from the other side's copy, nothing was lost: it explains nothing that follows.
+      restored ? { forceRoot: true, passive: true } : {},
     );
   }
 
