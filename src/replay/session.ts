@@ -194,6 +194,8 @@ export class Session {
   private maxDepth = 0;
   private at = 0;
   private lastSeq = new Map<string, number>();
+  /** The session's last record: where state that is only wrong at the end is reported. */
+  private lastRecord?: MessageRecord | BadRecord;
   /** Two-sided: damaged records whose side could not be read, until a side's seq gap claims them. */
   private unsided: BadRecord[] = [];
   /** Two-sided: damaged records of a known side that no copy restored (see explainedByBad). */
@@ -261,6 +263,7 @@ export class Session {
 
   push(rec: MessageRecord | BadRecord): void {
     this.records++;
+    this.lastRecord = rec;
     const side = rec.side;
     // A damaged record whose side could not be read says nothing about which sides recorded.
     if (side !== undefined || rec.kind === 'message') this.sides.add(side ?? 'unknown');
@@ -1032,6 +1035,19 @@ export class Session {
     };
   }
 
+  /** The session's last record, as a finding's place. */
+  private endLocation(): FindingLocation {
+    const rec = this.lastRecord;
+    const loc: FindingLocation = { input: rec?.loc.input ?? '' };
+    if (rec?.loc.line !== undefined) loc.line = rec.loc.line;
+    if (rec?.loc.offset !== undefined) loc.offset = rec.loc.offset;
+    if (rec?.side !== undefined) loc.side = rec.side;
+    if (rec?.seq !== undefined) loc.seq = rec.seq;
+    if (this.ctx !== undefined) loc.ctx = this.ctx;
+    loc.message = this.messages;
+    return loc;
+  }
+
   private endOfTrace(): void {
     const decoder = this.decoders.js ?? this.decoders.one;
     const side: Side = this.decoders.js ? 'js' : [...this.sides].includes('rust') && !this.sides.has('js') ? 'rust' : 'js';
@@ -1051,7 +1067,8 @@ export class Session {
           kind: 'borrow-frame-unbalanced',
           severity: 'error',
           message: `at the end of the trace the JS borrow stack is at ${js.pointer} with ${js.frames} frame${js.frames === 1 ? '' : 's'} pushed and Rust's at ${rust.pointer} with ${rust.frames}: exchanges that never completed left their frames behind, so the next callback's borrowed arguments would land in different slots`,
-          location: { input: '', ...(this.ctx !== undefined && { ctx: this.ctx }), message: this.messages },
+          // The innermost exchange left open is where its frame was pushed; else the end of the session.
+          location: open.length > 0 ? this.exchangeLocation(open[0]!, side, this.serialToNo[side].get(open[0]!.serial)) : this.endLocation(),
           detail: { js, rust, openExchanges: open.length },
         },
         { key: 'borrow-frame-unbalanced|end' },
@@ -1085,7 +1102,7 @@ export class Session {
         kind: 'leak-summary',
         severity: 'info',
         message: `at the end of the trace Rust holds ${w.rust.liveCount()} heap IDs and JS ${w.js.liveCount()}${onlyJs || onlyRust ? ` (${onlyJs} alive only in JS, ${onlyRust} only in Rust)` : ''}; created most by ${topCreators(leaks) || 'nothing'}`,
-        location: { input: '', ...(this.ctx !== undefined && { ctx: this.ctx }), message: this.messages },
+        location: this.endLocation(),
         detail: { rust: leaks.rust, js: leaks.js, onlyJs, onlyRust },
       },
       { key: 'leak-summary' },
@@ -1131,7 +1148,8 @@ export class Session {
       kind: d.kind,
       severity: d.severity,
       message: d.message,
-      location: d.location,
+      // A model's end-of-trace finding knows no record: it is at the session's last one.
+      location: d.location.input === '' && d.location.line === undefined && d.location.offset === undefined ? { ...this.endLocation(), ...(d.location.side && { side: d.location.side }) } : d.location,
       ...(d.rustId !== undefined && { rustId: d.rustId }),
       ...(d.jsId !== undefined && { jsId: d.jsId }),
       ...((d.certainty ?? (d.mismatch ? 'definite' : undefined)) && { certainty: d.certainty ?? 'definite' }),
