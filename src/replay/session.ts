@@ -962,7 +962,10 @@ export class Session {
     const openFrames = w.js.openFrames().filter((f) => f.borrowPushed).length;
     const unbalanced = js.pointer !== 128 || js.frames > 0 || rust.pointer !== 128 || rust.frames > 0;
     const unexplained = js.frames > openFrames;
-    const already = this.replay.borrowReported('js', js) || (js.frames === 0 && js.pointer === 128 && this.replay.borrowReported('rust', rust));
+    // explicit-ids: after a JS throw both stacks of JS are back at the base, and Rust's frames
+    // belong to the exchanges it still waits in: it never gets an answer, so nothing follows.
+    const unwound = w.js.unwound() && js.frames === 0 && js.pointer === 128;
+    const already = unwound || this.replay.borrowReported('js', js) || (js.frames === 0 && js.pointer === 128 && this.replay.borrowReported('rust', rust));
     if (unbalanced && !already && (open.length > 0 || unexplained) && (unexplained || this.hasRoot())) {
       this.addFinding(
         {
