@@ -55,3 +55,36 @@ describe('explicit-ids: a JS throw unwinds its frames in finally (D8)', () => {
     expect(kinds(r), show(r)).toContain('unknown-heap-id');
   });
 });
+
+describe('non-ascii-string: exactly the strings JS misreads (D6, ts/encoding.ts takeStr)', () => {
+  async function notes(strs: string[]): Promise<string[]> {
+    const o = new Ops();
+    const ops = strs.map((s) => o.op(MAKE, [T.str], T.ref, [V.str(s)]));
+    const r = await run(trace('reserved-count', [['r2j', rEval(ops, { reservedCount: ops.length })], ['j2r', jResp(strs.map(() => filled))]]));
+    expect(r.findings.filter((f) => f.kind !== 'non-ascii-string'), show(r)).toEqual([]);
+    return r.findings.filter((f) => f.kind === 'non-ascii-string').map((f) => f.message);
+  }
+
+  it('a non-ASCII string shifts every later one and runs into the next', async () => {
+    const n = await notes(['é', 'tag', 'x']);
+    expect(n).toHaveLength(3);
+    expect(n[0]).toContain('"é" is read by JS as "ét"');
+    expect(n[1]).toContain('"tag" is read by JS as "agx"');
+    expect(n[2]).toContain('"x" is read by JS as ""');
+  });
+
+  it('clean twins: the last text of its message, after only ASCII strings, is read whole', async () => {
+    expect(await notes(['tag', '日本'])).toEqual([]);
+    expect(await notes(['日本'])).toEqual([]);
+    // Empty strings after it take no text: still nothing for the cut to run into.
+    expect(await notes(['a', 'é', ''])).toEqual([]);
+    expect(await notes(['abc', 'def'])).toEqual([]);
+  });
+
+  it('one message at a time: a non-ASCII string in an earlier message shifts nothing', async () => {
+    const o = new Ops();
+    const mk = (s: string): Msg[] => [['r2j', rEval([o.op(MAKE, [T.str], T.ref, [V.str(s)])], { reservedCount: 0 })], ['j2r', jResp([{ type: T.ref, value: V.ref() }])]];
+    const r = await run(trace('reserved-count', [...mk('é'), ...mk('tag')]));
+    expect(kinds(r), show(r)).toEqual([]);
+  });
+});
