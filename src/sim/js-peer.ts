@@ -661,12 +661,17 @@ export class JsPeer implements JsContext {
     const heapKeys: string[] = [];
     const holder: DeferredHolder = { d: null };
     let reply: Wire | null = null;
-    const done = (): void => {
+    // RustFunction.call's finally: pop the frame, and a wrapper disposed while it ran sends its
+    // native-ref drop now, synchronously, before the return value is decoded (dropNativeRefIfIdle).
+    const done = function* (this: JsPeer): Co<void> {
       this.popBorrowFrame();
       rf.activeCalls--;
-      if (rf.activeCalls === 0 && rf.dropNativeWhenIdle) this.pushTask({ kind: 'finalize', rf });
-      else if (rf.activeCalls === 0) this.maybeFinalize(rf);
-    };
+      if (rf.activeCalls !== 0) return;
+      if (rf.dropNativeWhenIdle && rf.disposed) {
+        if (!rf.nativeDropped) yield* this.sendDropNative(rf);
+      } else if (rf.dropNativeWhenIdle) this.pushTask({ kind: 'finalize', rf }); // collected while it ran: the finalizer runs later
+      else this.maybeFinalize(rf);
+    }.bind(this);
     let ok = false;
     try {
       // The message object exists before its bytes so that allocations made while encoding can name it.
@@ -679,7 +684,7 @@ export class JsPeer implements JsContext {
       if (reply) this.receiveRResp(reply);
       ok = true;
     } finally {
-      if (ok || this.beh.jsFinally) done();
+      if (ok || this.beh.jsFinally) yield* done();
     }
     if (!reply) return undefined;
     const r = new FrameReader(reply.bytes);
@@ -696,6 +701,11 @@ export class JsPeer implements JsContext {
     }
     const left = r.remaining();
     if (left.u32 || left.u16 || left.u8 || left.str) throw new JsException('Unprocessed data remaining after RustFunction call');
+    if (rf.policy === POLICY_JS_OWNED_ONCE && rf.finalizable) {
+      // A once-closure that ran: unregistered and disposed; Rust frees its side itself.
+      rf.finalizable = false;
+      rf.disposed = true;
+    }
     return value;
   }
 
@@ -721,10 +731,13 @@ export class JsPeer implements JsContext {
     const rf = slot?.value;
     if (!(rf instanceof RustFunction) || rf.disposed) return;
     rf.disposed = true;
-    if (rf.activeCalls > 0) {
-      rf.dropNativeWhenIdle = true;
+    if (rf.policy === POLICY_JS_OWNED_ONCE && rf.activeCalls > 0) {
+      // disposeFromRust on a running once-closure: unregister, and never send a drop.
+      rf.finalizable = false;
       return;
     }
+    rf.dropNativeWhenIdle = true;
+    if (rf.activeCalls > 0) return;
     if (!rf.nativeDropped) yield* this.sendDropNative(rf);
   }
 
@@ -765,6 +778,9 @@ export class JsPeer implements JsContext {
   }
 
 }
+
+/** explicit-ids RustFunctionPolicy.JsOwnedOnce (ts/rust_function.ts). */
+const POLICY_JS_OWNED_ONCE = 2;
 
 function readIdList(r: FrameReader): number[] {
   const n = r.u32();

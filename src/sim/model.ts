@@ -106,8 +106,8 @@ export class RustFunction {
     readonly type: CallbackType,
     /** explicit-ids ownership policy: 0 Rust-owned, 1 JS-owned, 2 JS-owned once; undefined before. */
     readonly policy: number | undefined,
-    /** Registered with the FinalizationRegistry (a Closure, not a stack closure). */
-    readonly finalizable: boolean,
+    /** Registered with the FinalizationRegistry (a Closure, not a stack closure); unregistered when it is disposed or a once-closure ran. */
+    public finalizable: boolean,
   ) {}
 }
 

@@ -173,6 +173,18 @@ export class RustPeer {
     return v;
   }
 
+  /**
+   * `Closure::once(body)`: the JS-owned-once policy (2) in explicit-ids, where JS disposes the
+   * wrapper after its first call and never sends a native-ref drop for it; before explicit-ids
+   * there is no policy word and it is an ordinary closure.
+   */
+  *closureOnce(type: CallbackType, body: CallbackBody, name = 'once closure'): Co<JsValue> {
+    const key = this.callbacks.insert({ type, body, name, stack: false });
+    const v = yield* this.callValue(castImport(type), [new CallbackArg(key, type, 2)]);
+    v.closureOwnership = 'owned';
+    return v;
+  }
+
   /** A stack closure argument (`&dyn Fn`). */
   stackClosure(type: CallbackType, body: CallbackBody, name = 'stack closure'): StackClosure {
     return new StackClosure(type, body, name);
@@ -730,5 +742,5 @@ export class RustPeer {
 /** The scenario-facing part of the Rust peer. */
 export type RustApi = Pick<
   RustPeer,
-  'rev' | 'beh' | 'batchMode' | 'isBatching' | 'call' | 'callValue' | 'batch' | 'section' | 'closure' | 'stackClosure' | 'drop' | 'clone' | 'keep' | 'idle'
+  'rev' | 'beh' | 'batchMode' | 'isBatching' | 'call' | 'callValue' | 'batch' | 'section' | 'closure' | 'closureOnce' | 'stackClosure' | 'drop' | 'clone' | 'keep' | 'idle'
 >;
