@@ -545,7 +545,9 @@ export class JsPeer implements JsContext {
         return this.lookup(v.id ?? 0, nextKey(), wire, 'HeapRef argument');
       case 'callback': {
         const policy = v.policy;
-        const finalizable = policy !== undefined ? policy !== 0 : !stackClosure;
+        // explicit-ids registers all but RustOwned (policy 0, a stack closure) with the
+        // FinalizationRegistry; earlier revisions register every wrapper (ts/rust_function.ts).
+        const finalizable = policy !== undefined ? policy !== 0 : true;
         return new RustFunction(v.key, v.type, policy, finalizable);
       }
       case 'option':

@@ -324,8 +324,10 @@ export class RustPeer {
         }
         if (arg instanceof StackClosure) {
           const key = this.callbacks.insert({ type: arg.type, body: arg.body, name: arg.name, stack: true });
-          // Removed when this op finishes (queue_rust_object_drop into the op frame).
-          this.frames[this.frames.length - 1]!.push({ kind: 'handle', key });
+          // explicit-ids removes it when this op finishes (queue_rust_object_drop into the op
+          // frame). Before, nothing but JS's native-ref drop removes it (encode.rs, runtime.rs
+          // @0423680): the JS wrapper is registered for finalization like any other.
+          if (this.beh.explicit) this.frames[this.frames.length - 1]!.push({ kind: 'handle', key });
           if (this.beh.stackClosureForcesFlush) ctx.needsFlush = true;
           ctx.stackClosure = true;
           return { kind: 'callback', key, type: t, ...(this.beh.features.callbackPolicyWord && { policy: 0 }) };
