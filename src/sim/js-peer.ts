@@ -96,6 +96,8 @@ export class JsPeer implements JsContext {
   private borrowPointer = JSIDX_OFFSET;
   private readonly borrowFrames: number[] = [];
   private readonly types = new Map<number, Signature>();
+  /** Per message: JS's decoded str buffer and how far its strings have been cut (jsString). */
+  private readonly strCursors = new WeakMap<Wire, { text: string | undefined; at: number }>();
   /** R-Evals being processed (innermost last). */
   private readonly open: EvalTracker[] = [];
   private readonly taskQueue: JsTask[] = [];
@@ -537,7 +539,7 @@ export class JsPeer implements JsContext {
       case 'float':
         return v.value;
       case 'string':
-        return v.value;
+        return wire ? this.jsString(wire, v.byteLength, v.value) : v.value;
       case 'cached-string':
         return this.lookup(v.id, undefined, wire, 'cached string');
       case 'heapref':
@@ -645,6 +647,25 @@ export class JsPeer implements JsContext {
       case 'callback':
         throw new JsException('TypeError: cannot send a function to Rust');
     }
+  }
+
+  /**
+   * takeStr (ts/encoding.ts, every revision): JS decodes a message's whole str buffer once and
+   * cuts each string out with substring(offset, offset + byteLength), offset advancing by byte
+   * lengths. Exact for ASCII; a non-ASCII string shifts the strings after it.
+   */
+  private jsString(wire: Wire, byteLength: number, value: string): string {
+    let c = this.strCursors.get(wire);
+    if (!c) {
+      const r = new FrameReader(wire.bytes);
+      const section = wire.bytes.subarray(r.layout.strStart, r.layout.end);
+      const ascii = section.every((b) => b < 0x80);
+      c = { text: ascii ? undefined : jsTextDecoder.decode(section), at: 0 };
+      this.strCursors.set(wire, c);
+    }
+    const at = c.at;
+    c.at += byteLength;
+    return c.text === undefined ? value : c.text.substring(at, at + byteLength);
   }
 
   // ---- calling Rust -----------------------------------------------------------------------
@@ -780,6 +801,9 @@ export class JsPeer implements JsContext {
   }
 
 }
+
+/** The runtime's TextDecoder("utf-8") (a leading BOM is dropped). */
+const jsTextDecoder = new TextDecoder('utf-8');
 
 /** explicit-ids RustFunctionPolicy.JsOwnedOnce (ts/rust_function.ts). */
 const POLICY_JS_OWNED_ONCE = 2;
