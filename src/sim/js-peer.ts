@@ -292,7 +292,7 @@ export class JsPeer implements JsContext {
         let heapArg = 0;
         for (const p of sig.params) {
           const v = decodeValue(r, p, this.r2j);
-          args.push(this.fromRust(v, p, () => meta?.argKeys[heapArg++], meta?.stackClosure === true, wire));
+          args.push(this.fromRust(v, p, () => meta?.argKeys[heapArg++], wire));
         }
         const fdef = JS_REGISTRY.get(fnId);
         if (!fdef) throw new JsException(`Unknown function ID ${fnId}`);
@@ -526,7 +526,7 @@ export class JsPeer implements JsContext {
   // ---- values -----------------------------------------------------------------------------
 
   /** A Rust→JS value as JS sees it (decode side of types.ts). */
-  private fromRust(v: Value, t: TypeDef, nextKey: () => string | undefined, stackClosure: boolean, wire: Wire | undefined): JsVal {
+  private fromRust(v: Value, t: TypeDef, nextKey: () => string | undefined, wire: Wire | undefined): JsVal {
     switch (v.kind) {
       case 'unit':
         return undefined;
@@ -553,13 +553,13 @@ export class JsPeer implements JsContext {
         return new RustFunction(v.key, v.type, policy, finalizable);
       }
       case 'option':
-        return v.value === null ? null : this.fromRust(v.value, t.kind === 'option' ? t.inner : t, nextKey, stackClosure, wire);
+        return v.value === null ? null : this.fromRust(v.value, t.kind === 'option' ? t.inner : t, nextKey, wire);
       case 'result': {
-        const inner = this.fromRust(v.value, t.kind === 'result' ? (v.ok ? t.ok : t.err) : t, nextKey, stackClosure, wire);
+        const inner = this.fromRust(v.value, t.kind === 'result' ? (v.ok ? t.ok : t.err) : t, nextKey, wire);
         return JsObject.of(v.ok ? { ok: inner } : { err: inner });
       }
       case 'array':
-        return v.items.map((item) => this.fromRust(item, t.kind === 'array' ? t.element : t, nextKey, stackClosure, wire));
+        return v.items.map((item) => this.fromRust(item, t.kind === 'array' ? t.element : t, nextKey, wire));
       case 'clamped':
         return Array.from(v.bytes);
       case 'enum':
@@ -717,7 +717,7 @@ export class JsPeer implements JsContext {
     let value: JsVal;
     try {
       const v = decodeValue(r, rf.type.ret, this.r2j);
-      value = this.fromRust(v, rf.type.ret, () => reply?.valueKey, false, reply);
+      value = this.fromRust(v, rf.type.ret, () => reply?.valueKey, reply);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
       value = undefined; // JS reads past a buffer's end as undefined

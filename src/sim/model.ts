@@ -19,8 +19,6 @@ export interface OpMeta {
   readonly fn: string;
   /** Allocation keys of the values Rust means by the op's HeapRef arguments, in order. */
   readonly argKeys: readonly (string | undefined)[];
-  /** The op passes a stack closure (`&dyn Fn`): its JS wrapper is never finalized by the simulated GC. */
-  readonly stackClosure?: boolean;
 }
 
 /**
