@@ -169,6 +169,7 @@ export class ConversationDecoder implements ConversationState {
       fatal = issueFromError(e, 'decode-error', ops.length + 1);
     }
     if (!fatal) this.checkTrailing(r, ctx, 'warning', 'JS ignores them');
+    settleStrings(r, ctx);
     if (fatal) {
       ctx.issues.push(fatal);
       this.damaged = true;
@@ -384,7 +385,10 @@ export class ConversationDecoder implements ConversationState {
     } catch (e) {
       ctx.issues.push({ ...issueFromError(e, 'decode-error'), ...(ctx.damaged && { consequence: true }) });
     }
-    if (value) noteNonAscii(value, ctx, undefined);
+    if (value) {
+      noteNonAscii(value, ctx, undefined);
+      settleStrings(r, ctx);
+    }
     // Field by field in RRespBody's order: no spreads on a path every R-Resp takes.
     const body: Mutable<RRespBody> = { kind: 'r-resp' };
     if (preludeWord !== undefined) body.preludeWord = preludeWord;
@@ -532,6 +536,10 @@ interface MessageDecodeContext {
   readonly messageIndex: number;
   readonly issues: DecodeIssue[];
   readonly damaged: boolean;
+  /** Rust→JS strings of the message in wire order, kept once one of them is not ASCII. */
+  strings?: Array<{ readonly op: number | undefined; readonly len: number; readonly nonAscii: boolean }>;
+  /** Bytes of the str buffer taken by the strings before `strings` starts (all ASCII). */
+  asciiPrefix?: number;
 }
 
 /** A decode stopped by missing conversation context (not by bad bytes). */
@@ -569,19 +577,18 @@ function unknownCallback(key: number, what: string, ctx: MessageDecodeContext, f
   };
 }
 
+/**
+ * Notes the strings of a Rust→JS value in wire order. Only once one is not ASCII does JS's
+ * reading of the message need checking (see settleStrings); ASCII strings before it are read
+ * exactly, so only their byte count is kept.
+ */
 function noteNonAscii(v: Value, ctx: MessageDecodeContext, op: number | undefined): void {
   const visit = (x: Value): void => {
     switch (x.kind) {
       case 'string':
-        if (x.nonAscii) {
-          ctx.issues.push({
-            kind: 'non-ascii-string',
-            message: `${op !== undefined ? `op ${op}: ` : ''}Rust→JS string ${JSON.stringify(x.value.slice(0, 40))} is not ASCII: JS slices it by UTF-8 byte length and misreads it and every later string of the message`,
-            fatal: false,
-            severity: 'info',
-            ...(op !== undefined && { op }),
-          });
-        }
+        if (ctx.strings) ctx.strings.push({ op, len: x.byteLength, nonAscii: x.nonAscii });
+        else if (x.nonAscii) ctx.strings = [{ op, len: x.byteLength, nonAscii: true }];
+        else ctx.asciiPrefix = (ctx.asciiPrefix ?? 0) + x.byteLength;
         return;
       case 'option':
         if (x.value) visit(x.value);
@@ -597,6 +604,45 @@ function noteNonAscii(v: Value, ctx: MessageDecodeContext, op: number | undefine
     }
   };
   visit(v);
+}
+
+/** JS's TextDecoder as the runtime builds it (a leading BOM is dropped), and one that keeps it. */
+const jsTextDecoder = new TextDecoder('utf-8');
+const exactUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/**
+ * How JS reads the strings of a Rust→JS message (ts/encoding.ts takeStr, every revision): the
+ * whole str buffer is decoded to one JS string once, and each string is cut out of it with
+ * substring(offset, offset + byteLength), offset advancing by byte lengths. So a string is
+ * misread when an earlier one is not ASCII (its UTF-16 position lags its byte offset), or when
+ * it is not ASCII itself and text follows it (the cut runs into the next string). Each string
+ * JS reads differently from what Rust sent gets one note, with what JS reads.
+ */
+function settleStrings(r: FrameReader, ctx: MessageDecodeContext): void {
+  const strings = ctx.strings;
+  if (!strings) return;
+  const l = r.layout;
+  const section = r.bytes.subarray(l.strStart, l.end);
+  const text = jsTextDecoder.decode(section);
+  let at = ctx.asciiPrefix ?? 0;
+  let shifted = false;
+  for (const s of strings) {
+    if (at + s.len > section.length) return;
+    const meant = exactUtf8.decode(section.subarray(at, at + s.len));
+    const read = text.substring(at, at + s.len);
+    if (read !== meant) {
+      const why = shifted ? 'an earlier string of the message is not ASCII, so the cut starts too late' : 'it is not ASCII, so the cut runs into the text after it';
+      ctx.issues.push({
+        kind: 'non-ascii-string',
+        message: `${s.op !== undefined ? `op ${s.op}: ` : ''}Rust→JS string ${JSON.stringify(meant.slice(0, 40))} is read by JS as ${JSON.stringify(read.slice(0, 40))}: JS cuts each string out of the decoded text by its UTF-8 byte length, and ${why}`,
+        fatal: false,
+        severity: 'info',
+        ...(s.op !== undefined && { op: s.op }),
+      });
+    }
+    shifted ||= s.nonAscii;
+    at += s.len;
+  }
 }
 
 function readIdList(r: FrameReader, what: string): number[] {

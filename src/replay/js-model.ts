@@ -98,6 +98,8 @@ export class JsModel {
   private types = new Set<number>();
   /** Types defined only in ops JS never parsed (it threw first). */
   private unparsed = new Map<number, { no: number; op: number }>();
+  /** explicit-ids: JS threw and the exception left every open exchange (see unwind). */
+  private unwoundAfterThrow = false;
   /** Callback key → where it last reached JS, and the heap ID Rust gave the op that carried it. */
   private callbacks = new Map<number, { serial: number; no: number; op: number; heapId?: number }>();
   private keyIndex = new Map<string, number>();
@@ -523,8 +525,9 @@ export class JsModel {
     for (const a of op.args) {
       forEachCallback(a, (cb) => this.callbacks.set(cb.key, { serial: f.serial, no: lm.no, op: j, ...(heapId !== undefined && { heapId }) }));
     }
-    if (!ok && this.allocator === 'explicit' && refs.some((r) => r.role === 'arg')) {
-      // E-J7: an unknown HeapRef argument throws.
+    if (!ok && this.allocator === 'explicit' && refs.some((r) => r.role === 'arg' || r.role === 'cached-string')) {
+      // E-J7: an unknown HeapRef argument throws, and so does a cached-string reference to a slot
+      // without a string ("Cached string ID n does not refer to a string").
       f.threw ??= `unknown-heap-id|${lm.no}|${j}`;
     }
     return ok;
@@ -1143,6 +1146,7 @@ export class JsModel {
   finish(out: StepOut): void {
     const top = this.frames[this.frames.length - 1];
     if (top && top.kind === 'r-eval' && !top.threw) this.runOn(top, out);
+    if (this.allocator === 'explicit' && this.threwAt()) this.unwind();
     if (this.allocator === 'explicit') {
       const n = this.heap.model.pendingDeferred();
       if (n > 0 && this.frames.length === 0) {
@@ -1168,6 +1172,28 @@ export class JsModel {
     let g: string | undefined;
     for (const id of ids) g ??= this.guessOn(id);
     return this.withGuess(this.withAssumptions(d), g);
+  }
+
+  /**
+   * explicit-ids: JS threw, and the exception left through every exchange on JS's call stack.
+   * The R-Eval loop and RustFunction.call pop their borrow frame (and the R-Eval its reservation
+   * scope, unchecked) in `finally`, so none of the open exchanges holds a frame any more, although
+   * none of them was answered. Earlier revisions have no finally: their frames stay.
+   */
+  private unwind(): void {
+    this.unwoundAfterThrow = true;
+    for (let i = this.frames.length - 1; i >= 0; i--) {
+      const f = this.frames[i]!;
+      if (f.borrowPushed) this.heap.popBorrowFrame();
+      if (f.scopePushed) this.heap.popReservationScope(false);
+      f.borrowPushed = false;
+      f.scopePushed = false;
+    }
+  }
+
+  /** explicit-ids: JS threw and has left every open exchange (see unwind). */
+  unwound(): boolean {
+    return this.unwoundAfterThrow;
   }
 
   /** The innermost open R-Eval JS threw in, if any: its message and the draft key that says why. */

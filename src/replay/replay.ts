@@ -30,8 +30,13 @@ export class World {
   intents = new BoundedMap<number, Intent>(4096);
   rustAllocs = new BoundedMap<number, Allocs>(1024);
   jsAllocs = new BoundedMap<number, Allocs>(1024);
-  rustQuiet?: Quiet;
-  jsQuiet?: Quiet;
+  /**
+   * Quiescent points each side reached, by message, until the other side reaches the same
+   * one: the sides' records can arrive in any interleaving (one log, two files, a lagging
+   * logger), and each pair must be compared whichever side comes second.
+   */
+  rustQuiet = new BoundedMap<number, Quiet>(256);
+  jsQuiet = new BoundedMap<number, Quiet>(256);
   lastDrift = 0;
   /** Values whose IDs parted at creation and that no finding has named since, by value key. */
   latent = new BoundedMap<string, Draft>(256);
@@ -52,8 +57,8 @@ export class World {
     w.intents = this.intents.clone();
     w.rustAllocs = this.rustAllocs.clone();
     w.jsAllocs = this.jsAllocs.clone();
-    if (this.rustQuiet) w.rustQuiet = this.rustQuiet;
-    if (this.jsQuiet) w.jsQuiet = this.jsQuiet;
+    w.rustQuiet = this.rustQuiet.clone();
+    w.jsQuiet = this.jsQuiet.clone();
     w.lastDrift = this.lastDrift;
     w.latent = this.latent.clone();
     w.sawMismatch = this.sawMismatch;
@@ -103,7 +108,7 @@ export class Replay {
       this.compareCreated(w, out);
       this.coverLatent(w, out);
       if (out.quiescent) {
-        w.rustQuiet = { no: lm.no, ...(out.quiescent.maxId !== undefined && { maxId: out.quiescent.maxId }) };
+        w.rustQuiet.set(lm.no, { no: lm.no, ...(out.quiescent.maxId !== undefined && { maxId: out.quiescent.maxId }) });
         this.borrowBalance('rust', lm, out.quiescent, out);
         this.compareQuiet(w, lm, out);
       }
@@ -124,7 +129,7 @@ export class Replay {
       this.compareCreated(w, out);
       this.coverLatent(w, out);
       if (out.quiescent) {
-        w.jsQuiet = { no: lm.no, ...(out.quiescent.maxId !== undefined && { maxId: out.quiescent.maxId }) };
+        w.jsQuiet.set(lm.no, { no: lm.no, ...(out.quiescent.maxId !== undefined && { maxId: out.quiescent.maxId }) });
         this.borrowBalance('js', lm, out.quiescent, out);
         this.compareQuiet(w, lm, out);
       }
@@ -342,9 +347,12 @@ export class Replay {
 
   /** INV-6: counters agree whenever no exchange is open. */
   private compareQuiet(w: World, lm: LMsg, out: StepOut): void {
-    const r = w.rustQuiet;
-    const j = w.jsQuiet;
-    if (!r || !j || r.no !== j.no || r.maxId === undefined || j.maxId === undefined) return;
+    const r = w.rustQuiet.get(lm.no);
+    const j = w.jsQuiet.get(lm.no);
+    if (!r || !j) return;
+    w.rustQuiet.delete(lm.no);
+    w.jsQuiet.delete(lm.no);
+    if (r.maxId === undefined || j.maxId === undefined) return;
     const delta = j.maxId - r.maxId;
     if (delta === w.lastDrift) return;
     w.lastDrift = delta;

@@ -13,7 +13,7 @@ import { formatSignature } from '../protocol/types.js';
 import { forEachCallback, forEachRef, type Value } from '../protocol/values.js';
 import type { BadRecord, Direction, MessageRecord, MetaRecord, Side } from '../trace/record.js';
 import { Collector } from './collector.js';
-import { isCastLike, locationOf, recordOf, type Draft, type LMsg, type ModelContext } from './context.js';
+import { locationOf, recordOf, type Draft, type LMsg, type ModelContext } from './context.js';
 import { BoundedMap, provenanceOf, type IdEvent, type ValueInfo } from './ids.js';
 import type { Finding, FindingKind, FindingLocation, Severity } from './findings.js';
 import { JsHeap, ModelHeap, type RealHeap } from './js-heap.js';
@@ -150,9 +150,6 @@ function lastAt<T extends { message: number }>(list: readonly T[], message: numb
   for (let i = list.length - 1; i >= 0; i--) if (list[i]!.message === message) return list[i];
   return undefined;
 }
-
-/** Revisions where a stack closure passed while batching does not force a flush (before 19d5e63). */
-const STACK_CLOSURE_QUEUED: ReadonlySet<Revision> = new Set<Revision>(['legacy-freelist', 'legacy', 'reserved-count-slotmap']);
 
 const LOST_RESPOND_REVISIONS: ReadonlySet<Revision> = new Set<Revision>(['legacy-freelist', 'legacy', 'reserved-count-slotmap', 'reserved-count', 'seq-id']);
 
@@ -940,21 +937,11 @@ export class Session {
     const b = d.body;
     if (!b) return;
     if (b.kind === 'r-eval') {
-      // Before 19d5e63 a stack closure (&dyn Fn, a Callback parameter of any op but the cast
-      // helper) does not force a flush: a batched op is only queued, its borrow ends, and Rust
-      // drops the closure before the batch is sent.
-      const noForcedFlush = STACK_CLOSURE_QUEUED.has(this.revision);
-      const last = b.ops[b.ops.length - 1];
-      for (const op of b.ops) {
-        const queued = noForcedFlush && b.ops.length >= 2 && (op !== last || op.signature.ret.kind === 'heapref' || op.signature.ret.kind === 'null');
-        const cast = isCastLike(op, this.mctx);
-        for (const a of op.args) {
-          forEachCallback(a, (cb) => {
-            if (queued && !cast) this.droppedCallbacks.set(cb.key, { no: lm.no, why: `its stack closure was passed to op ${op.index} of msg ${lm.no}, which was only queued in a batch, so Rust dropped it before sending (stack closures force a flush only from 19d5e63)` });
-            else this.droppedCallbacks.delete(cb.key);
-          });
-        }
-      }
+      // A key Rust sends again is alive again. A stack closure (&dyn Fn) stays in Rust's object
+      // store until JS's native-ref drop in every revision before explicit-ids, even when its op
+      // was only queued in a batch (encode.rs registers it with its lifetime erased; only the
+      // 0xFFFFFFFF handler removes it), so a later call finds the handle.
+      for (const op of b.ops) for (const a of op.args) forEachCallback(a, (cb) => this.droppedCallbacks.delete(cb.key));
       return;
     }
     if (b.kind !== 'j-eval') return;
@@ -1060,7 +1047,10 @@ export class Session {
     const openFrames = w.js.openFrames().filter((f) => f.borrowPushed).length;
     const unbalanced = js.pointer !== 128 || js.frames > 0 || rust.pointer !== 128 || rust.frames > 0;
     const unexplained = js.frames > openFrames;
-    const already = this.replay.borrowReported('js', js) || (js.frames === 0 && js.pointer === 128 && this.replay.borrowReported('rust', rust));
+    // explicit-ids: after a JS throw both stacks of JS are back at the base, and Rust's frames
+    // belong to the exchanges it still waits in: it never gets an answer, so nothing follows.
+    const unwound = w.js.unwound() && js.frames === 0 && js.pointer === 128;
+    const already = unwound || this.replay.borrowReported('js', js) || (js.frames === 0 && js.pointer === 128 && this.replay.borrowReported('rust', rust));
     if (unbalanced && !already && (open.length > 0 || unexplained) && (unexplained || this.hasRoot())) {
       this.addFinding(
         {

@@ -29,7 +29,7 @@ export const FINDING_HELP: Readonly<Record<FindingKind, string>> = {
   'id-reused-before-drop': 'Rust handed out a released ID before the drop reached JS: the release and the reuse were not flushed in order (explicit-ids)',
   'unknown-type-id': 'a cached type used before JS parsed its TYPE_FULL: a nested exchange ran ahead of the op that defines it, or a new session reused the type cache',
   'type-redefined': 'two type definitions share one type ID: the type caches of two sessions or revisions were mixed',
-  'unknown-callback': 'JS calls a callback Rust does not have: never sent, released by a native-ref drop, or a stack closure passed to an op that was only queued in a batch',
+  'unknown-callback': 'JS calls a callback Rust does not have: never sent, or released by a native-ref drop',
   'unknown-call-kind': 'a damaged record or a revision mismatch: check --rev',
   'invalid-header': 'a damaged record, a truncated log line, or a trace of another revision: check --rev',
   'decode-error': 'a damaged record, or the wrong revision for this trace: check --rev and the meta record',

@@ -96,6 +96,8 @@ export class JsPeer implements JsContext {
   private borrowPointer = JSIDX_OFFSET;
   private readonly borrowFrames: number[] = [];
   private readonly types = new Map<number, Signature>();
+  /** Per message: JS's decoded str buffer and how far its strings have been cut (jsString). */
+  private readonly strCursors = new WeakMap<Wire, { text: string | undefined; at: number }>();
   /** R-Evals being processed (innermost last). */
   private readonly open: EvalTracker[] = [];
   private readonly taskQueue: JsTask[] = [];
@@ -290,7 +292,7 @@ export class JsPeer implements JsContext {
         let heapArg = 0;
         for (const p of sig.params) {
           const v = decodeValue(r, p, this.r2j);
-          args.push(this.fromRust(v, p, () => meta?.argKeys[heapArg++], meta?.stackClosure === true, wire));
+          args.push(this.fromRust(v, p, () => meta?.argKeys[heapArg++], wire));
         }
         const fdef = JS_REGISTRY.get(fnId);
         if (!fdef) throw new JsException(`Unknown function ID ${fnId}`);
@@ -524,7 +526,7 @@ export class JsPeer implements JsContext {
   // ---- values -----------------------------------------------------------------------------
 
   /** A Rust→JS value as JS sees it (decode side of types.ts). */
-  private fromRust(v: Value, t: TypeDef, nextKey: () => string | undefined, stackClosure: boolean, wire: Wire | undefined): JsVal {
+  private fromRust(v: Value, t: TypeDef, nextKey: () => string | undefined, wire: Wire | undefined): JsVal {
     switch (v.kind) {
       case 'unit':
         return undefined;
@@ -537,7 +539,7 @@ export class JsPeer implements JsContext {
       case 'float':
         return v.value;
       case 'string':
-        return v.value;
+        return wire ? this.jsString(wire, v.byteLength, v.value) : v.value;
       case 'cached-string':
         return this.lookup(v.id, undefined, wire, 'cached string');
       case 'heapref':
@@ -545,17 +547,19 @@ export class JsPeer implements JsContext {
         return this.lookup(v.id ?? 0, nextKey(), wire, 'HeapRef argument');
       case 'callback': {
         const policy = v.policy;
-        const finalizable = policy !== undefined ? policy !== 0 : !stackClosure;
+        // explicit-ids registers all but RustOwned (policy 0, a stack closure) with the
+        // FinalizationRegistry; earlier revisions register every wrapper (ts/rust_function.ts).
+        const finalizable = policy !== undefined ? policy !== 0 : true;
         return new RustFunction(v.key, v.type, policy, finalizable);
       }
       case 'option':
-        return v.value === null ? null : this.fromRust(v.value, t.kind === 'option' ? t.inner : t, nextKey, stackClosure, wire);
+        return v.value === null ? null : this.fromRust(v.value, t.kind === 'option' ? t.inner : t, nextKey, wire);
       case 'result': {
-        const inner = this.fromRust(v.value, t.kind === 'result' ? (v.ok ? t.ok : t.err) : t, nextKey, stackClosure, wire);
+        const inner = this.fromRust(v.value, t.kind === 'result' ? (v.ok ? t.ok : t.err) : t, nextKey, wire);
         return JsObject.of(v.ok ? { ok: inner } : { err: inner });
       }
       case 'array':
-        return v.items.map((item) => this.fromRust(item, t.kind === 'array' ? t.element : t, nextKey, stackClosure, wire));
+        return v.items.map((item) => this.fromRust(item, t.kind === 'array' ? t.element : t, nextKey, wire));
       case 'clamped':
         return Array.from(v.bytes);
       case 'enum':
@@ -645,6 +649,25 @@ export class JsPeer implements JsContext {
     }
   }
 
+  /**
+   * takeStr (ts/encoding.ts, every revision): JS decodes a message's whole str buffer once and
+   * cuts each string out with substring(offset, offset + byteLength), offset advancing by byte
+   * lengths. Exact for ASCII; a non-ASCII string shifts the strings after it.
+   */
+  private jsString(wire: Wire, byteLength: number, value: string): string {
+    let c = this.strCursors.get(wire);
+    if (!c) {
+      const r = new FrameReader(wire.bytes);
+      const section = wire.bytes.subarray(r.layout.strStart, r.layout.end);
+      const ascii = section.every((b) => b < 0x80);
+      c = { text: ascii ? undefined : jsTextDecoder.decode(section), at: 0 };
+      this.strCursors.set(wire, c);
+    }
+    const at = c.at;
+    c.at += byteLength;
+    return c.text === undefined ? value : c.text.substring(at, at + byteLength);
+  }
+
   // ---- calling Rust -----------------------------------------------------------------------
 
   *callFunction(f: JsVal, name: string, args: JsVal[]): Co<JsVal> {
@@ -661,12 +684,17 @@ export class JsPeer implements JsContext {
     const heapKeys: string[] = [];
     const holder: DeferredHolder = { d: null };
     let reply: Wire | null = null;
-    const done = (): void => {
+    // RustFunction.call's finally: pop the frame, and a wrapper disposed while it ran sends its
+    // native-ref drop now, synchronously, before the return value is decoded (dropNativeRefIfIdle).
+    const done = function* (this: JsPeer): Co<void> {
       this.popBorrowFrame();
       rf.activeCalls--;
-      if (rf.activeCalls === 0 && rf.dropNativeWhenIdle) this.pushTask({ kind: 'finalize', rf });
-      else if (rf.activeCalls === 0) this.maybeFinalize(rf);
-    };
+      if (rf.activeCalls !== 0) return;
+      if (rf.dropNativeWhenIdle && rf.disposed) {
+        if (!rf.nativeDropped) yield* this.sendDropNative(rf);
+      } else if (rf.dropNativeWhenIdle) this.pushTask({ kind: 'finalize', rf }); // collected while it ran: the finalizer runs later
+      else this.maybeFinalize(rf);
+    }.bind(this);
     let ok = false;
     try {
       // The message object exists before its bytes so that allocations made while encoding can name it.
@@ -679,7 +707,7 @@ export class JsPeer implements JsContext {
       if (reply) this.receiveRResp(reply);
       ok = true;
     } finally {
-      if (ok || this.beh.jsFinally) done();
+      if (ok || this.beh.jsFinally) yield* done();
     }
     if (!reply) return undefined;
     const r = new FrameReader(reply.bytes);
@@ -689,13 +717,18 @@ export class JsPeer implements JsContext {
     let value: JsVal;
     try {
       const v = decodeValue(r, rf.type.ret, this.r2j);
-      value = this.fromRust(v, rf.type.ret, () => reply?.valueKey, false, reply);
+      value = this.fromRust(v, rf.type.ret, () => reply?.valueKey, reply);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
       value = undefined; // JS reads past a buffer's end as undefined
     }
     const left = r.remaining();
     if (left.u32 || left.u16 || left.u8 || left.str) throw new JsException('Unprocessed data remaining after RustFunction call');
+    if (rf.policy === POLICY_JS_OWNED_ONCE && rf.finalizable) {
+      // A once-closure that ran: unregistered and disposed; Rust frees its side itself.
+      rf.finalizable = false;
+      rf.disposed = true;
+    }
     return value;
   }
 
@@ -721,10 +754,13 @@ export class JsPeer implements JsContext {
     const rf = slot?.value;
     if (!(rf instanceof RustFunction) || rf.disposed) return;
     rf.disposed = true;
-    if (rf.activeCalls > 0) {
-      rf.dropNativeWhenIdle = true;
+    if (rf.policy === POLICY_JS_OWNED_ONCE && rf.activeCalls > 0) {
+      // disposeFromRust on a running once-closure: unregister, and never send a drop.
+      rf.finalizable = false;
       return;
     }
+    rf.dropNativeWhenIdle = true;
+    if (rf.activeCalls > 0) return;
     if (!rf.nativeDropped) yield* this.sendDropNative(rf);
   }
 
@@ -765,6 +801,12 @@ export class JsPeer implements JsContext {
   }
 
 }
+
+/** The runtime's TextDecoder("utf-8") (a leading BOM is dropped). */
+const jsTextDecoder = new TextDecoder('utf-8');
+
+/** explicit-ids RustFunctionPolicy.JsOwnedOnce (ts/rust_function.ts). */
+const POLICY_JS_OWNED_ONCE = 2;
 
 function readIdList(r: FrameReader): number[] {
   const n = r.u32();

@@ -19,8 +19,6 @@ export interface OpMeta {
   readonly fn: string;
   /** Allocation keys of the values Rust means by the op's HeapRef arguments, in order. */
   readonly argKeys: readonly (string | undefined)[];
-  /** The op passes a stack closure (`&dyn Fn`): its JS wrapper is never finalized by the simulated GC. */
-  readonly stackClosure?: boolean;
 }
 
 /**
@@ -106,8 +104,8 @@ export class RustFunction {
     readonly type: CallbackType,
     /** explicit-ids ownership policy: 0 Rust-owned, 1 JS-owned, 2 JS-owned once; undefined before. */
     readonly policy: number | undefined,
-    /** Registered with the FinalizationRegistry (a Closure, not a stack closure). */
-    readonly finalizable: boolean,
+    /** Registered with the FinalizationRegistry (a Closure, not a stack closure); unregistered when it is disposed or a once-closure ran. */
+    public finalizable: boolean,
   ) {}
 }
 

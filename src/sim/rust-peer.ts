@@ -56,7 +56,6 @@ interface ArgContext {
   moved: JsValue[];
   argKeys: (string | undefined)[];
   needsFlush: boolean;
-  stackClosure: boolean;
 }
 
 export interface RustPeerOptions {
@@ -173,6 +172,18 @@ export class RustPeer {
     return v;
   }
 
+  /**
+   * `Closure::once(body)`: the JS-owned-once policy (2) in explicit-ids, where JS disposes the
+   * wrapper after its first call and never sends a native-ref drop for it; before explicit-ids
+   * there is no policy word and it is an ordinary closure.
+   */
+  *closureOnce(type: CallbackType, body: CallbackBody, name = 'once closure'): Co<JsValue> {
+    const key = this.callbacks.insert({ type, body, name, stack: false });
+    const v = yield* this.callValue(castImport(type), [new CallbackArg(key, type, 2)]);
+    v.closureOwnership = 'owned';
+    return v;
+  }
+
   /** A stack closure argument (`&dyn Fn`). */
   stackClosure(type: CallbackType, body: CallbackBody, name = 'stack closure'): StackClosure {
     return new StackClosure(type, body, name);
@@ -210,11 +221,11 @@ export class RustPeer {
   private *runJsSync(imp: ImportDef, args: RustArg[]): Co<RVal> {
     this.frames.push([]);
     const key = `o${++this.opSerial}`;
-    const ctx: ArgContext = { moved: [], argKeys: [], needsFlush: false, stackClosure: false };
+    const ctx: ArgContext = { moved: [], argKeys: [], needsFlush: false };
     const values = imp.params.map((p, i) => this.toValue(p, args[i], ctx));
     const { sig, hex: sigHex } = this.signatureOf(imp);
     const { typeId, marker } = this.typeFor(sigHex);
-    const meta: OpMeta = { key, fn: imp.name, argKeys: ctx.argKeys, ...(ctx.stackClosure && { stackClosure: true }) };
+    const meta: OpMeta = { key, fn: imp.name, argKeys: ctx.argKeys };
     this.pending.push({ fnId: imp.fnId, marker, typeId, signature: sig, args: values, meta });
     const opIndex = this.pending.length;
     // A JsValue passed by value is dropped right after being encoded: into this op's frame.
@@ -312,10 +323,11 @@ export class RustPeer {
         }
         if (arg instanceof StackClosure) {
           const key = this.callbacks.insert({ type: arg.type, body: arg.body, name: arg.name, stack: true });
-          // Removed when this op finishes (queue_rust_object_drop into the op frame).
-          this.frames[this.frames.length - 1]!.push({ kind: 'handle', key });
+          // explicit-ids removes it when this op finishes (queue_rust_object_drop into the op
+          // frame). Before, nothing but JS's native-ref drop removes it (encode.rs, runtime.rs
+          // @0423680): the JS wrapper is registered for finalization like any other.
+          if (this.beh.explicit) this.frames[this.frames.length - 1]!.push({ kind: 'handle', key });
           if (this.beh.stackClosureForcesFlush) ctx.needsFlush = true;
-          ctx.stackClosure = true;
           return { kind: 'callback', key, type: t, ...(this.beh.features.callbackPolicyWord && { policy: 0 }) };
         }
         throw new Error('a Callback parameter needs a StackClosure or a closure key');
@@ -589,7 +601,7 @@ export class RustPeer {
       // The body's owned arguments die at its end unless it kept or returned them.
       for (const a of args) if (a instanceof JsValue && !a.borrowed && !a.dropped && !a.kept && a !== result) yield* this.release(a);
       // The wrapper encodes the return value (dropping it right after), then force-flushes.
-      const ctx: ArgContext = { moved: [], argKeys: [], needsFlush: false, stackClosure: false };
+      const ctx: ArgContext = { moved: [], argKeys: [], needsFlush: false };
       const value = this.toValue(cb.type.ret, result as RustArg, ctx);
       if (result instanceof JsValue && !result.kept) yield* this.release(result);
       yield* this.forceFlush();
@@ -730,5 +742,5 @@ export class RustPeer {
 /** The scenario-facing part of the Rust peer. */
 export type RustApi = Pick<
   RustPeer,
-  'rev' | 'beh' | 'batchMode' | 'isBatching' | 'call' | 'callValue' | 'batch' | 'section' | 'closure' | 'stackClosure' | 'drop' | 'clone' | 'keep' | 'idle'
+  'rev' | 'beh' | 'batchMode' | 'isBatching' | 'call' | 'callValue' | 'batch' | 'section' | 'closure' | 'closureOnce' | 'stackClosure' | 'drop' | 'clone' | 'keep' | 'idle'
 >;

@@ -5,7 +5,7 @@
  */
 import type { ScenarioContext, ScenarioProgram } from './bridge.js';
 import { JsValue, moved, type Co, type RVal } from './model.js';
-import { BORROW_CB, F, LEVEL_CB, OBJ_CB, UNIT_CB } from './registry.js';
+import { BORROW_CB, F, LEVEL_CB, MAP_CB, OBJ_CB, UNIT_CB } from './registry.js';
 import { stressProgram } from './stress.js';
 
 export interface ScenarioInfo {
@@ -203,6 +203,42 @@ function* borrowedRefs({ rt }: ScenarioContext): Co<void> {
   });
 }
 
+/**
+ * How closures end (explicit-ids ts/rust_function.ts): a closure whose own body drops it (the
+ * "listener removes itself" pattern: JS sends the native-ref drop as soon as the call returns,
+ * nested in the R-Eval that called it), a once-closure a timer calls and Rust then drops (no
+ * native-ref drop at all), and an idle closure dropped (dispose, then the nested drop).
+ */
+function* closureLifetimes({ rt }: ScenarioContext): Co<void> {
+  const obj = yield* rt.callValue(F.make_obj, [1]);
+  let self: JsValue | undefined;
+  self = yield* rt.closure(MAP_CB, function* ([v]) {
+    yield* rt.call(F.get_n, [v as JsValue]);
+    yield* rt.drop(self!); // the Closure dies inside its own call
+    return yield* rt.callValue(F.make_obj, [2]);
+  }, 'self_dropping');
+  const r = yield* rt.callValue(F.call_with, [self, obj]);
+  yield* rt.call(F.get_n, [r]);
+  yield* rt.drop(r);
+  const once = yield* rt.closureOnce(OBJ_CB, function* ([v]) {
+    yield* rt.call(F.get_n, [v as JsValue]);
+    return undefined;
+  }, 'once');
+  yield* rt.call(F.queue_timer, [once, 5]);
+  yield* rt.call(F.start_timers);
+  yield* rt.idle();
+  yield* rt.drop(once);
+  const idle = yield* rt.closure(OBJ_CB, function* () {
+    return undefined;
+  }, 'never_called');
+  yield* rt.section(function* () {
+    yield* rt.call(F.get_n, [obj]);
+    yield* rt.drop(idle);
+    yield* rt.drop(obj);
+  });
+  yield* rt.idle();
+}
+
 /** Drops in every form: explicit, moved arguments, clones, closures, drop-then-allocate inside one batch. */
 function* drops({ rt }: ScenarioContext): Co<void> {
   const objs: JsValue[] = [];
@@ -269,6 +305,12 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     defaultSize: 0,
   },
   {
+    name: 'closure-lifetimes',
+    description: 'a closure dropped inside its own call, a once-closure called by a timer then dropped, an idle closure dropped',
+    program: closureLifetimes,
+    defaultSize: 0,
+  },
+  {
     name: 'timer-race',
     description: 'page event timers racing bursts of top-level calls (test_batch_stress_browser_event_callbacks); size = bursts (default 4)',
     program: timerRace,
@@ -282,7 +324,7 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
   },
 ];
 
-export type ScenarioName = 'deep-nesting' | 'many-callbacks' | 'mixed-returns' | 'borrowed-refs' | 'drops' | 'timer-race' | 'stress';
+export type ScenarioName = 'deep-nesting' | 'many-callbacks' | 'mixed-returns' | 'borrowed-refs' | 'drops' | 'closure-lifetimes' | 'timer-race' | 'stress';
 
 export function scenarioByName(name: string): ScenarioInfo | undefined {
   return SCENARIOS.find((s) => s.name === name);

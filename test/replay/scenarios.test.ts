@@ -155,16 +155,21 @@ describe('unknown-callback beyond the decoder', () => {
     expect(r.findings[0], show(r)).toMatchObject({ kind: 'unknown-callback', location: { message: 5 }, detail: { key: 0, goneSince: 3 } });
   });
 
-  it('legacy: a stack closure passed to a queued batch op is gone before the batch is sent (derived)', async () => {
+  it('legacy: a stack closure passed to a queued batch op is still in Rust when JS calls it (encode.rs @09db67b keeps it until the native-ref drop)', async () => {
     const o = new Ops();
-    const batch = (ret: boolean): Msg => ['r2j', rEval([o.op(S.INVOKE, [CB0], T.null, [V.cb(1, CB0)]), o.op(S.NOOP, [], ret ? T.bool : T.null, [])])];
-    const bad = await analyze(trace('legacy', [batch(false), ['j2r', jCallback(1, CB0, [])]]));
-    expect(bad.findings[0], show(bad)).toMatchObject({ kind: 'unknown-callback', detail: { key: 1, goneSince: 1 } });
-    expect(bad.findings[0]!.message).toContain('only queued in a batch');
-    // Not batched (a lone op flushed at once): the closure is alive while JS runs it.
-    const lone = new Ops();
-    const ok = await analyze(trace('legacy', [['r2j', rEval([lone.op(S.INVOKE, [CB0], T.null, [V.cb(1, CB0)])])], ['j2r', jCallback(1, CB0, [])], ['r2j', rResp()], ['j2r', jResp([{ type: T.null, value: V.unit() }])]]));
-    expect(ok.findings, show(ok)).toEqual([]);
+    const batch: Msg = ['r2j', rEval([o.op(S.INVOKE, [CB0], T.null, [V.cb(1, CB0)]), o.op(S.NOOP, [], T.null, [])])];
+    const queued = await analyze(trace('legacy', [batch, ['j2r', jCallback(1, CB0, [])], ['r2j', rResp()], ['j2r', jResp([{ type: T.null, value: V.unit() }, { type: T.null, value: V.unit() }])]]));
+    expect(queued.findings, show(queued)).toEqual([]);
+    // Once JS dropped it (the wrapper was collected), a call does find it gone.
+    const d = new Ops();
+    const dropped = await analyze(trace('legacy', [
+      ['r2j', rEval([d.op(S.INVOKE, [CB0], T.null, [V.cb(1, CB0)])])],
+      ['j2r', jResp([{ type: T.null, value: V.unit() }])],
+      ['j2r', { kind: 'j-eval', call: { kind: 'drop-native', key: 1 } }],
+      ['r2j', rResp()],
+      ['j2r', jCallback(1, CB0, [])],
+    ]));
+    expect(dropped.findings[0], show(dropped)).toMatchObject({ kind: 'unknown-callback', detail: { key: 1, goneSince: 3 } });
   });
 });
 

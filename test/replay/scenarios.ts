@@ -251,9 +251,16 @@ export function trailingBytes(bad: boolean): Case {
   return { records: trace('reserved-count', [['r2j', EXAMPLE_A.reservedCountREval], ['j2r', bad ? EXAMPLE_B.boolFalseJResp : EXAMPLE_A.emptyJResp]]) };
 }
 
+/**
+ * JS cuts strings out of the decoded str buffer by byte length: "é" then "tag" read as "ét",
+ * "ag". The clean twin sends the same strings the other way round: "tag" then "é", and "é",
+ * the last text of the message, is read whole.
+ */
 export function nonAscii(bad: boolean): Case {
   const o = new Ops();
-  return { records: trace('reserved-count', [['r2j', rEval([o.op(MAKE, [T.str], T.ref, [V.str(bad ? 'é' : 'e')])], { reservedCount: 0 })], ['j2r', jResp([refResult])]]) };
+  const strs = bad ? ['é', 'tag'] : ['tag', 'é'];
+  const ops = strs.map((s) => o.op(MAKE, [T.str], T.ref, [V.str(s)]));
+  return { records: trace('reserved-count', [['r2j', rEval(ops, { reservedCount: 2 })], ['j2r', jResp([filled, filled])]]) };
 }
 
 /** examples.md "Respond messages" + issue #21: an empty J-Resp taken by a flush expecting a bool. */

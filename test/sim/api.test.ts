@@ -9,7 +9,7 @@ import { base64, messages } from './helpers.js';
 
 describe('simulator API', () => {
   it('lists the scenarios and faults with one-line descriptions', () => {
-    expect(SCENARIOS.map((s) => s.name)).toEqual(['deep-nesting', 'many-callbacks', 'mixed-returns', 'borrowed-refs', 'drops', 'timer-race', 'stress']);
+    expect(SCENARIOS.map((s) => s.name)).toEqual(['deep-nesting', 'many-callbacks', 'mixed-returns', 'borrowed-refs', 'drops', 'closure-lifetimes', 'timer-race', 'stress']);
     expect(FAULTS.map((f) => f.name)).toEqual(['callback-params-as-placeholders', 'unpopped-scope', 'underfill', 'misrouted-respond', 'lost-record', 'double-drop']);
     for (const x of [...SCENARIOS, ...FAULTS]) {
       expect(x.description.length).toBeGreaterThan(20);
