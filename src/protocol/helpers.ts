@@ -1,4 +1,4 @@
-import type { Op, REvalBody } from './messages.js';
+import type { DecodedMessage, Exchange, Op, REvalBody } from './messages.js';
 import { hex } from './types.js';
 
 /**
@@ -157,6 +157,29 @@ export class HelperTable {
       const p = op.signature.params;
       const arg = op.args[0];
       this.allocated(id, p.length === 1 && p[0]!.kind === 'callback' && arg?.kind === 'callback' ? arg.key : undefined);
+    }
+  }
+
+  /**
+   * Learns from one decoded message, in message order, before it is replayed or printed: the
+   * R-Eval's ops, an install list, or a native-ref drop with the R-Eval open around it (`open`:
+   * the decoder's open exchanges just after this message).
+   */
+  observeMessage(d: DecodedMessage, open: readonly Exchange[]): void {
+    const b = d.body;
+    if (b?.kind === 'r-eval') this.observeREval(b);
+    else if (b?.kind === 'r-resp' && b.installIds) this.observeInstall(b.installIds);
+    else if (b?.kind === 'j-eval' && b.call.kind === 'drop-native') {
+      // The R-Eval JS was running when it sent the drop: the innermost one open below it.
+      let enclosing: readonly Op[] | undefined;
+      for (let i = open.length - 1; i >= 0; i--) {
+        const x = open[i]!;
+        if (x.kind === 'r-eval' && x !== d.exchange) {
+          enclosing = x.ops;
+          break;
+        }
+      }
+      this.observeNativeDrop(b.call.key, enclosing);
     }
   }
 

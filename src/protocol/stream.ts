@@ -3,7 +3,7 @@ import { ConversationDecoder } from './decoder.js';
 import { DETECTION_SAMPLE, detectRevision, type RevisionGuess } from './detect.js';
 import { HelperTable, type SymbolTable } from './helpers.js';
 import type { DecodedMessage } from './messages.js';
-import { isRevision, type Revision } from './revisions.js';
+import { featuresOf, isRevision, type Revision } from './revisions.js';
 
 /** How the revision of a conversation was decided. */
 export type RevisionSource = 'option' | 'meta' | 'guess';
@@ -183,6 +183,7 @@ export class RecordStreamDecoder {
   private makeConversation(side: Side | undefined, ctx: string | undefined, rev: Revision, source: RevisionSource, guess?: RevisionGuess): Conversation {
     const helpers = new HelperTable(this.options.symbols);
     for (const meta of [...this.globalMeta, ...(this.ctxMeta.get(ctxKey(ctx)) ?? [])]) if (metaApplies(meta, side, ctx)) helpers.applyMeta(meta.fields);
+    if (featuresOf(rev).allocator === 'explicit') helpers.expectDispose();
     const c: Conversation = {
       key: conversationKey(ctx, side),
       ctx,
@@ -272,7 +273,10 @@ export class RecordStreamDecoder {
         return 'done';
       }
     }
-    out.push({ type: 'message', message: c.decoder.decode(record), conversation: c });
+    const message = c.decoder.decode(record);
+    // The helpers learn from every message in order, so the names printed follow the evidence (wire §9.1).
+    c.helpers.observeMessage(message, c.decoder.open);
+    out.push({ type: 'message', message, conversation: c });
     return 'done';
   }
 

@@ -1249,25 +1249,8 @@ export class Session {
 
   private observe(lm: LMsg, d: DecodedMessage, decoder: ConversationDecoder): void {
     this.observed.set(lm.no, true);
-    const b = d.body;
-    if (b?.kind === 'r-eval') {
-      this.helpers.observeREval(b);
-      this.ops += b.ops.length;
-    } else if (b?.kind === 'r-resp' && b.installIds) {
-      this.helpers.observeInstall(b.installIds);
-    } else if (b?.kind === 'j-eval' && b.call.kind === 'drop-native') {
-      // The R-Eval JS was running when it sent the drop: the innermost one open below it.
-      const open = decoder.open;
-      let enclosing: readonly Op[] | undefined;
-      for (let i = open.length - 1; i >= 0; i--) {
-        const x = open[i]!;
-        if (x.kind === 'r-eval' && x !== d.exchange) {
-          enclosing = x.ops;
-          break;
-        }
-      }
-      this.helpers.observeNativeDrop(b.call.key, enclosing);
-    }
+    this.helpers.observeMessage(d, decoder.open);
+    if (d.body?.kind === 'r-eval') this.ops += d.body.ops.length;
     this.maxDepth = Math.max(this.maxDepth, d.depth + (d.kind === 'r-eval' || d.kind === 'j-eval' ? 1 : 0));
   }
 

@@ -166,3 +166,15 @@ describe('dump on damaged binary traces', () => {
     expect(t.stderr).toContain('13 messages decoded');
   });
 });
+
+describe('dump names the explicit-ids helpers by the same evidence as analyze', () => {
+  it('without fn.* meta, the dispose helper reads dispose_rust_function? once the bytes tell it from drop', async () => {
+    const file = `${tempDir()}/drops.explicit-ids.nometa.log`;
+    const sim = await runCli(['simulate', 'drops', '--rev', 'explicit-ids', '--no-fn-meta', '-o', file]);
+    expect(sim.code).toBe(0);
+    const dump = await runCli(['dump', file]);
+    const names = new Set([...dump.stdout.matchAll(/fn 14 ([a-z_]+\??)/g)].map((m) => m[1]));
+    expect(names).toEqual(new Set(['dispose_rust_function?']));
+    expect(dump.stdout).toMatch(/fn 12 drop_heap_ref\?/);
+  });
+});
