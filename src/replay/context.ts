@@ -86,6 +86,20 @@ export function locationOf(ctx: ModelContext, lm: LMsg, side: Side, op?: number)
   return loc;
 }
 
+/**
+ * explicit-ids: the ops a model ran on a guess of which helper is drop and which dispose, once
+ * the evidence has moved (wire §9.1): `apply` re-applies each with the role it has now; returns
+ * those still resting on a guess.
+ */
+export function resettleGuesses<G extends { readonly op: Op }>(ctx: ModelContext, guessed: readonly G[], apply: (g: G, drop: boolean) => void): G[] {
+  const still: G[] = [];
+  for (const g of guessed) {
+    apply(g, ctx.role(g.op) === 'drop_heap_ref');
+    if (ctx.roleGuess(g.op) !== undefined) still.push(g);
+  }
+  return still;
+}
+
 /** The U64 heap-ID argument of a drop/clone/dispose helper op. */
 export function helperIdArg(op: Op): number | undefined {
   const a = op.args[0];

@@ -26,7 +26,7 @@ import {
   type RefIntent,
   type ValueInfo,
 } from './ids.js';
-import { helperIdArg, isCastLike, locationOf, type Draft, type LMsg, type ModelContext, type StepOut } from './context.js';
+import { helperIdArg, isCastLike, locationOf, resettleGuesses, type Draft, type LMsg, type ModelContext, type StepOut } from './context.js';
 import { HeapThrow, type JsHeap, type JsVal } from './js-heap.js';
 import type { FindingLocation } from './findings.js';
 
@@ -605,9 +605,7 @@ export class JsModel {
     const v = this.ctx.settledVersion();
     if (v === this.settled) return;
     this.settled = v;
-    const still: typeof this.guessed = [];
-    for (const g of this.guessed) {
-      const drop = this.ctx.role(g.op) === 'drop_heap_ref';
+    this.guessed = resettleGuesses(this.ctx, this.guessed, (g, drop) => {
       if (drop && !g.freed) {
         g.value = this.free(g.id, this.freed.get(g.id)?.at ?? g.value?.info.at ?? { input: '' });
       } else if (!drop && g.freed && g.value && !this.heap.get(g.id)) {
@@ -617,9 +615,7 @@ export class JsModel {
         this.freedCount = Math.max(0, this.freedCount - 1);
       }
       g.freed = drop;
-      if (this.ctx.roleGuess(g.op) !== undefined) still.push(g);
-    }
-    this.guessed = still;
+    });
   }
 
   /** A guess of the drop/dispose split the state of `id` rests on, if it is not settled yet. */

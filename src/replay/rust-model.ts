@@ -24,7 +24,7 @@ import {
   type RefIntent,
   type ValueInfo,
 } from './ids.js';
-import { helperIdArg, locationOf, type LMsg, type ModelContext, type StepOut } from './context.js';
+import { helperIdArg, locationOf, resettleGuesses, type LMsg, type ModelContext, type StepOut } from './context.js';
 
 export type Reading = 'L-R1' | 'L-R2';
 
@@ -385,15 +385,11 @@ export class RustModel {
     const v = this.ctx.settledVersion();
     if (v === this.settled) return;
     this.settled = v;
-    const still: typeof this.guessed = [];
-    for (const g of this.guessed) {
-      const drop = this.ctx.role(g.op) === 'drop_heap_ref';
+    this.guessed = resettleGuesses(this.ctx, this.guessed, (g, drop) => {
       if (drop && !g.released) this.release(g.id, g.at, undefined);
       else if (!drop && g.released && !this.live.has(g.id)) this.unrelease(g.id);
       g.released = drop;
-      if (this.ctx.roleGuess(g.op) !== undefined) still.push(g);
-    }
-    this.guessed = still;
+    });
   }
 
   private unrelease(id: number): void {
