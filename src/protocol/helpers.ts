@@ -1,4 +1,5 @@
 import type { DecodedMessage, Exchange, Op, REvalBody } from './messages.js';
+import { BoundedMap } from './bounded-map.js';
 import { hex } from './types.js';
 
 /**
@@ -71,11 +72,11 @@ export class HelperTable {
   /** explicit-ids: fn ids seen with `(u64) -> ()`, with their use counts. */
   private readonly unitUses = new Map<number, number>();
   /** explicit-ids: heap ID → fn id of the last `(u64) -> ()` op on it since it was last handed out. */
-  private readonly lastUnitOp = new Map<number, number>();
+  private readonly lastUnitOp = new BoundedMap<number, number>(ID_MEMORY);
   /** explicit-ids: heap ID → callback key of the closure Rust stored there. */
-  private readonly closureAt = new Map<number, number>();
+  private readonly closureAt = new BoundedMap<number, number>(ID_MEMORY);
   /** explicit-ids: heap IDs last handed out to something other than a closure. */
-  private readonly plainAt = new Set<number>();
+  private readonly plainAt = new BoundedMap<number, true>(ID_MEMORY);
   /** explicit-ids: which fn id is which, as far as the bytes have decided, and why. */
   private split?: { drop?: number; dispose?: number; why: string };
   private version = 0;
@@ -213,10 +214,8 @@ export class HelperTable {
       this.plainAt.delete(id);
     } else {
       this.closureAt.delete(id);
-      this.plainAt.add(id);
-      if (this.plainAt.size > ID_MEMORY) this.plainAt.delete(this.plainAt.values().next().value!);
+      this.plainAt.set(id, true);
     }
-    if (this.closureAt.size > ID_MEMORY) this.closureAt.delete(this.closureAt.keys().next().value!);
   }
 
   /** One `(u64) -> ()` op in explicit-ids: the evidence of wire §9.1. */
@@ -229,7 +228,6 @@ export class HelperTable {
     if (id === undefined) return;
     const before = this.lastUnitOp.get(id);
     this.lastUnitOp.set(id, fn);
-    if (this.lastUnitOp.size > ID_MEMORY) this.lastUnitOp.delete(this.lastUnitOp.keys().next().value!);
     if (before !== undefined && before !== fn) {
       this.settle({ dispose: before, drop: fn }, `fn ${before} targeted #${id} and fn ${fn} then targeted it again with no new allocation of #${id} between: a closure is disposed first, then dropped`);
     } else if (this.plainAt.has(id)) {
