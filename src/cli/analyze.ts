@@ -67,18 +67,13 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
   for await (const { batches } of readInputs(inputs, io, problems)) sources.push({ records: { batches } });
   const progress = new Progress(io, format !== 'json');
   const position = new InputPosition(inputs);
-  let steps = 0;
-  let messages = 0;
   const result = await analyze(sources.length === 1 ? sources[0]!.records : { inputs: sources }, {
     ...(opts.rev && { rev: opts.rev }),
     ...(symbols && { symbols }),
     ...(opts.jsHeap && { jsHeap: opts.jsHeap }),
     ...(opts.strict && { strict: true }),
-    onStep: (s) => {
-      // One step per side per message: the Rust model's steps count the messages.
-      if (s.side === 'rust') messages++;
-      if ((++steps & 1023) === 0) progress.update(() => progressText('replaying', messages, position));
-    },
+    // Per batch, and only where it is shown: a per-step hook would cost the replay a summary of every step.
+    ...(progress.active && { onProgress: (records: number) => progress.update(() => progressText('replaying', records, position, 'records')) }),
   });
   progress.done();
   for (const p of problems) io.stderr.write(`${err.red('error:')} ${p.message}\n`);

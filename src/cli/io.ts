@@ -114,6 +114,11 @@ export class Progress {
   private shown = false;
   constructor(private readonly io: CliIO, private readonly enabled: boolean) {}
 
+  /** Whether updates are shown at all (a TTY on stderr): callers skip the work of making them otherwise. */
+  get active(): boolean {
+    return this.enabled && this.io.stderrIsTTY;
+  }
+
   update(text: () => string): void {
     if (!this.enabled || !this.io.stderrIsTTY) return;
     const now = Date.now();

@@ -74,9 +74,9 @@ function mb(n: number): string {
 }
 
 /** `replaying… 12,345 messages, 34% (41/120 MiB)`, or without the percentage when unknown. */
-export function progressText(verb: string, messages: number, position: InputPosition): string {
+export function progressText(verb: string, count: number, position: InputPosition, unit = 'messages'): string {
   const done = position.read();
-  const count = `${messages.toLocaleString('en-US')} messages`;
-  if (done === undefined || position.total === 0) return `${verb}… ${count}`;
-  return `${verb}… ${count}, ${Math.min(100, Math.floor((done / position.total) * 100))}% (${mb(done)} of ${mb(position.total)} read)`;
+  const what = `${count.toLocaleString('en-US')} ${unit}`;
+  if (done === undefined || position.total === 0) return `${verb}… ${what}`;
+  return `${verb}… ${what}, ${Math.min(100, Math.floor((done / position.total) * 100))}% (${mb(done)} of ${mb(position.total)} read)`;
 }

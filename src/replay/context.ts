@@ -17,6 +17,8 @@ export interface LMsg {
   /** The message as the Rust side decoded it (the same object as `js` with one recorded side). */
   rust?: DecodedMessage;
   js?: DecodedMessage;
+  /** The session has taken in what the message says about helpers and depth (once, from the first copy). */
+  observed?: true;
 }
 
 export interface ModelContext {

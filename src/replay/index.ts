@@ -54,6 +54,8 @@ export interface AnalyzeOptions {
   reportLeaks?: boolean;
   /** Called after every replay step with counters of the preferred reading. */
   onStep?: (step: ReplayStep) => void;
+  /** Called after each batch of records with the number of records replayed so far (for progress displays). */
+  onProgress?: (records: number) => void;
   /**
    * Called when a model creates or frees a heap ID (preferred reading, delivered before the
    * `onStep` of the step that caused it). Only collected when set.
@@ -157,11 +159,15 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
   /** Summaries of sessions finished early, and the ctx labels they had. */
   const retired: SessionSummary[] = [];
   const retiredKeys = new Set<string>();
+  // The session of the previous record: consecutive records mostly share one, and it is already the most recent.
+  let lastKey: string | undefined;
+  let lastSession: Session | undefined;
   const retireOldest = (): void => {
     const oldest = sessions.entries().next();
     if (oldest.done) return;
     const [key, s] = oldest.value;
     sessions.delete(key);
+    if (s === lastSession) lastSession = undefined;
     // Not a problem in itself (sessions that run one after another all end this way); it
     // matters only if the ctx shows up again, which the next session then says.
     s.note(`ended when idle: ${maxActive} newer sessions had started since its last record (sessions are ended when idle, to bound memory)`);
@@ -172,11 +178,14 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
   };
   const sessionFor = (ctx: string | undefined): Session => {
     const key = ctx ?? '\u0000';
+    if (key === lastKey && lastSession) return lastSession;
+    lastKey = key;
     let s = sessions.get(key);
     if (s) {
       // Most recently seen last: the first entry is the one to retire.
       sessions.delete(key);
       sessions.set(key, s);
+      lastSession = s;
       return s;
     }
     s = new Session(ctx, sessionCount++, env);
@@ -185,22 +194,29 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
     for (const m of pendingMeta.get(key) ?? []) s.meta(m);
     pendingMeta.delete(key);
     if (sessions.size > maxActive) retireOldest();
+    lastSession = s;
     return s;
   };
-  for await (const batch of batchesOf(source)) for (const rec of batch) {
-    if (rec.kind === 'meta') {
-      if (rec.ctx === undefined) {
-        globalMeta.push(rec);
-        for (const s of sessions.values()) s.meta(rec);
-      } else {
-        const key = rec.ctx;
-        const s = sessions.get(key);
-        if (s) s.meta(rec);
-        else pendingMeta.set(key, [...(pendingMeta.get(key) ?? []), rec]);
+  let recordsRead = 0;
+  const onProgress = options.onProgress;
+  for await (const batch of batchesOf(source)) {
+    recordsRead += batch.length;
+    for (const rec of batch) {
+      if (rec.kind === 'meta') {
+        if (rec.ctx === undefined) {
+          globalMeta.push(rec);
+          for (const s of sessions.values()) s.meta(rec);
+        } else {
+          const key = rec.ctx;
+          const s = sessions.get(key);
+          if (s) s.meta(rec);
+          else pendingMeta.set(key, [...(pendingMeta.get(key) ?? []), rec]);
+        }
+        continue;
       }
-      continue;
+      sessionFor(rec.ctx).push(rec);
     }
-    sessionFor(rec.ctx).push(rec);
+    onProgress?.(recordsRead);
   }
   const list = [...sessions.values()].sort((a, b) => a.order - b.order);
   for (const s of list) s.finish();

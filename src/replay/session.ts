@@ -210,8 +210,7 @@ export class Session {
   /** Each side's last replayed message, and the messages it replayed after a later one (bounded). */
   private lastNo = { rust: 0, js: 0 };
   private ranLate = { rust: new BoundedMap<number, number>(4096), js: new BoundedMap<number, number>(4096) };
-  private serialToNo = { rust: new BoundedMap<number, number>(65536), js: new BoundedMap<number, number>(65536) };
-  private observed = new BoundedMap<number, true>(4096);
+  private serialToNo = { rust: new SerialIndex(65536), js: new SerialIndex(65536) };
   // two-sided alignment
   private queues: { rust: Entry[]; js: Entry[] } = { rust: [], js: [] };
   private late: { rust: Entry[]; js: Entry[] } = { rust: [], js: [] };
@@ -713,7 +712,7 @@ export class Session {
     const lm = this.lmFor(e);
     lm[side] = d;
     this.noteSerial(side, lm, d);
-    if (!this.observed.has(lm.no)) this.observe(lm, d, decoder);
+    if (!lm.observed) this.observe(lm, d, decoder);
     this.issues(lm, d, side);
     return { lm, d };
   }
@@ -1248,7 +1247,7 @@ export class Session {
   }
 
   private observe(lm: LMsg, d: DecodedMessage, decoder: ConversationDecoder): void {
-    this.observed.set(lm.no, true);
+    lm.observed = true;
     this.helpers.observeMessage(d, decoder.open);
     if (d.body?.kind === 'r-eval') this.ops += d.body.ops.length;
     this.maxDepth = Math.max(this.maxDepth, d.depth + (d.kind === 'r-eval' || d.kind === 'j-eval' ? 1 : 0));
@@ -1344,6 +1343,36 @@ export class Session {
       suppressed: this.env.collector.suppressedFor(this.order),
       notes,
     };
+  }
+}
+
+/**
+ * Message numbers by exchange serial. A decoder numbers its exchanges 1, 2, 3, ...: an array
+ * from the oldest serial kept is enough, and it keeps the last `limit` (at most twice that).
+ */
+class SerialIndex {
+  private base = 0;
+  private nos: number[] = [];
+  constructor(private readonly limit: number) {}
+  set(serial: number, no: number): void {
+    let i = serial - this.base;
+    if (i < 0) return;
+    if (i > this.nos.length + this.limit) {
+      this.base = serial;
+      this.nos = [];
+      i = 0;
+    }
+    while (this.nos.length < i) this.nos.push(0);
+    this.nos[i] = no;
+    if (this.nos.length > 2 * this.limit) {
+      const drop = this.nos.length - this.limit;
+      this.nos = this.nos.slice(drop);
+      this.base += drop;
+    }
+  }
+  get(serial: number): number | undefined {
+    const no = this.nos[serial - this.base];
+    return no === undefined || no === 0 ? undefined : no;
   }
 }
 

@@ -98,7 +98,7 @@ describe('scale', () => {
       return Buffer.concat(err).toString('utf8');
     };
     const tty = await run(true);
-    expect(tty).toMatch(/replaying… [\d,]+ messages(, \d+% \([\d.]+ [KM]iB of [\d.]+ [KM]iB read\))?/);
+    expect(tty).toMatch(/replaying… [\d,]+ records(, \d+% \([\d.]+ [KM]iB of [\d.]+ [KM]iB read\))?/);
     if (process.platform === 'linux') expect(tty).toMatch(/\d+% \(/);
     expect(await run(false)).toBe('');
   });
