@@ -13,10 +13,12 @@ import type { JsSnapshot } from './js-model.js';
 import { loadJsHeap } from './js-heap-file.js';
 import type { RustSnapshot } from './rust-model.js';
 import type { IdEvent } from './ids.js';
-import { Session, type DivergenceCapture, type MessageSummary, type ReplayStep, type SessionSummary } from './session.js';
+import type { DivergenceCapture, MessageSummary } from './divergence.js';
+import { Session, type ReplayStep, type SessionSummary } from './session.js';
 
 export * from './findings.js';
-export type { ReplayStep, SessionSummary, MessageSummary, LeakGroup, SessionHelperSource } from './session.js';
+export type { ReplayStep, SessionSummary, LeakGroup, SessionHelperSource } from './session.js';
+export type { MessageSummary } from './divergence.js';
 export type { RustSnapshot } from './rust-model.js';
 export type { IdEvent } from './ids.js';
 export type { JsSnapshot } from './js-model.js';
@@ -146,13 +148,15 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
     ...(options.onStep && { onStep: options.onStep }),
     ...(options.onIdEvent && { onIdEvent: options.onIdEvent }),
     globalMeta,
-    capture: (c: DivergenceCapture) => {
-      if (captures.length > 0 && captures[0]!.session < c.session) return;
-      captures.length = 0;
-      captures.push(c);
+    divergence: {
+      capture: (c: DivergenceCapture) => {
+        if (captures.length > 0 && captures[0]!.session < c.session) return;
+        captures.length = 0;
+        captures.push(c);
+      },
+      // A session after the one that captured the first divergence cannot replace it.
+      hasCapture: (session: number) => captures.length > 0 && captures[0]!.session < session,
     },
-    // A session after the one that captured the first divergence cannot replace it.
-    hasCapture: (session: number) => captures.length > 0 && captures[0]!.session < session,
   };
   const maxActive = Math.max(1, options.maxActiveSessions ?? 256);
   let sessionCount = 0;

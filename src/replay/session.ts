@@ -9,17 +9,15 @@ import { HelperTable, type SymbolTable } from '../protocol/helpers.js';
 import type { RevisionSource } from '../protocol/stream.js';
 import { isRevision, featuresOf, type Revision } from '../protocol/revisions.js';
 import type { DecodedMessage, DecodeIssue, Exchange, Op } from '../protocol/messages.js';
-import { formatSignature } from '../protocol/types.js';
 import { forEachCallback, forEachRef, type Value } from '../protocol/values.js';
 import type { BadRecord, Direction, MessageRecord, MetaRecord, Side } from '../trace/record.js';
 import { Collector } from './collector.js';
+import { DivergenceWatch, type CaptureSink } from './divergence.js';
 import { locationOf, recordOf, type Draft, type LMsg, type ModelContext } from './context.js';
 import { BoundedMap, provenanceOf, type IdEvent, type ValueInfo } from './ids.js';
-import type { Finding, FindingKind, FindingLocation, Severity } from './findings.js';
+import type { Finding, FindingKind, FindingLocation } from './findings.js';
 import { JsHeap, ModelHeap, type RealHeap } from './js-heap.js';
-import type { JsSnapshot } from './js-model.js';
 import { Replay } from './replay.js';
-import type { RustSnapshot } from './rust-model.js';
 
 /** Where the helper fn ids came from; `none`: no helper was needed or found. */
 export type SessionHelperSource = 'meta' | 'symbols' | 'heuristic' | 'none';
@@ -84,28 +82,6 @@ export interface SessionSummary {
   notes: string[];
 }
 
-export interface MessageSummary {
-  readonly message: number;
-  readonly side: Side | 'both';
-  readonly kind: string;
-  readonly depth: number;
-  readonly text: string;
-  readonly location: FindingLocation;
-}
-
-export interface DivergenceCapture {
-  readonly findingId: number;
-  readonly session: number;
-  /** Its replay position, by which findings are ordered. */
-  readonly at: number;
-  /** The root's own message: the window and both states are taken around it, not where it was reported. */
-  readonly message: number;
-  readonly window: MessageSummary[];
-  /** Each model just after it replayed its copy of `message` (or, when that was too long ago, the message named). */
-  rust?: { readonly message: number; readonly state: RustSnapshot };
-  js?: { readonly message: number; readonly state: JsSnapshot };
-}
-
 export interface SessionEnv {
   readonly rev?: Revision;
   readonly defaultRevision?: Revision;
@@ -120,9 +96,8 @@ export interface SessionEnv {
   readonly onIdEvent?: (e: IdEvent) => void;
   /** Meta records without a ctx, in order (they apply to every session). */
   readonly globalMeta: MetaRecord[];
-  readonly capture: (c: DivergenceCapture) => void;
-  /** Whether an earlier session captured the first divergence already (this one's cannot be first). */
-  readonly hasCapture: (session: number) => boolean;
+  /** Where this session's first divergence goes. */
+  readonly divergence: CaptureSink;
 }
 
 /** Messages a session waits for before deciding between one and two recorded sides. */
@@ -135,22 +110,8 @@ const ALIGN_WINDOW = 32;
 const MAX_GAP_PLACEHOLDERS = 64;
 /** Unmatched records kept so a copy the other side recorded much later still pairs with them. */
 const LATE_POOL = 4096;
-/**
- * Message summaries and model states kept per session, so that a root reported some steps
- * after its own message (a reading resolved later, one side replayed ahead of the other)
- * still shows the messages around it and the states at it.
- */
-const RECENT = 64;
 /** Damaged records of unknown side held at once for a side to claim (see holdUnsided). */
 const MAX_UNSIDED = 64;
-/** Messages shown either side of the first divergence. */
-const AROUND = 3;
-
-function lastAt<T extends { message: number }>(list: readonly T[], message: number): T | undefined {
-  for (let i = list.length - 1; i >= 0; i--) if (list[i]!.message === message) return list[i];
-  return undefined;
-}
-
 const LOST_RESPOND_REVISIONS: ReadonlySet<Revision> = new Set<Revision>(['legacy-freelist', 'legacy', 'reserved-count-slotmap', 'reserved-count', 'seq-id']);
 
 interface Entry {
@@ -201,12 +162,7 @@ export class Session {
   private unsidedCause?: number;
   private readonly notes: string[] = [];
   private usesRealHeap = false;
-  private recent: MessageSummary[] = [];
-  private capture?: DivergenceCapture;
-  /** Recent per-side model states by message number (see RECENT); dropped once the capture is settled. */
-  private pastStates?: { rust: Array<{ message: number; step: number; state: RustSnapshot }>; js: Array<{ message: number; step: number; state: JsSnapshot }> } = { rust: [], js: [] };
-  private sideSteps = { rust: 0, js: 0 };
-  private stepsSinceCapture = 0;
+  private readonly divergence: DivergenceWatch;
   /** Each side's last replayed message, and the messages it replayed after a later one (bounded). */
   private lastNo = { rust: 0, js: 0 };
   private ranLate = { rust: new BoundedMap<number, number>(4096), js: new BoundedMap<number, number>(4096) };
@@ -216,7 +172,9 @@ export class Session {
   private late: { rust: Entry[]; js: Entry[] } = { rust: [], js: [] };
   private counts = { rust: 0, js: 0 };
   private lastOffset = 0;
-  private jsSeen: Array<{ rustPos: number } & CrossingFacts> = [];
+  private jsSeen: CrossingFacts[] = [];
+  /** The highest Rust position in jsSeen, or above it (entries leave jsSeen, the bound stays). */
+  private jsSeenMaxPos = -1;
   private crossed = new BoundedMap<number, number>(4096);
   private benignCrossings = 0;
   private ignoredSide = false;
@@ -236,7 +194,9 @@ export class Session {
     readonly ctx: string | undefined,
     readonly order: number,
     private readonly env: SessionEnv,
-  ) {}
+  ) {
+    this.divergence = new DivergenceWatch(order, env.divergence, () => this.mctx, () => this.replay?.primary);
+  }
 
   // ---- input ----------------------------------------------------------------------------
 
@@ -443,7 +403,7 @@ export class Session {
     this.replay.finish();
     this.idEventHook();
     this.endOfTrace();
-    this.settleCapture();
+    this.divergence.settle(this.messages);
   }
 
   // ---- one recorded side ----------------------------------------------------------------
@@ -471,7 +431,7 @@ export class Session {
     this.replay.jsStep(lm, d);
     this.stepHook(lm, d, 'js');
     this.exchangeEnds(lm, d, side === 'rust' ? 'rust' : 'js');
-    this.remember(lm, d, side ?? 'both');
+    this.divergence.remember(lm, d, side ?? 'both');
   }
 
   // ---- two recorded sides: alignment ----------------------------------------------------
@@ -528,7 +488,14 @@ export class Session {
   private pump(ended: boolean): void {
     const aged = (e: Entry): boolean => ended || this.counts[e.side === 'rust' ? 'js' : 'rust'] >= e.pos + ALIGN_WINDOW;
     const waiting = (e: Entry): boolean => !e.final && !e.partner;
-    if (this.queues.rust.some((e) => waiting(e) && aged(e)) || this.queues.js.some((e) => waiting(e) && aged(e))) {
+    // Waiting entries are in the order of their positions: the first one is the oldest.
+    const oldest = (q: Entry[]): Entry | undefined => {
+      for (let i = 0; i < q.length; i++) if (waiting(q[i]!)) return q[i];
+      return undefined;
+    };
+    const r = oldest(this.queues.rust);
+    const j = oldest(this.queues.js);
+    if ((r && aged(r)) || (j && aged(j))) {
       this.align();
       for (const side of ['rust', 'js'] as const) {
         for (const e of [...this.queues[side]]) {
@@ -734,7 +701,7 @@ export class Session {
     this.beginStep('rust', lm.no);
     this.replay.rustStep(lm, d);
     this.stepHook(lm, d, 'rust');
-    this.remember(lm, d, 'rust');
+    this.divergence.remember(lm, d, 'rust');
   }
 
   private processJs(e: Entry): void {
@@ -747,7 +714,7 @@ export class Session {
     this.replay.jsStep(lm, d);
     this.stepHook(lm, d, 'js');
     this.exchangeEnds(lm, d, 'js');
-    if (!lm.rust) this.remember(lm, d, 'js');
+    if (!lm.rust) this.divergence.remember(lm, d, 'js');
   }
 
   /**
@@ -760,9 +727,11 @@ export class Session {
   private crossingCheck(e: Entry, lm: LMsg): void {
     const rustPos = e.partner!.pos;
     const seen = this.jsSeen;
-    const a = crossingFacts(lm, this.mctx);
-    const later = seen.find((x) => x.rustPos > rustPos);
-    seen.push({ rustPos, ...a });
+    const a = crossingFacts(lm, this.mctx, rustPos);
+    // In step (the usual case) no message JS saw before is later in Rust's order: skip the search.
+    const later = this.jsSeenMaxPos > rustPos ? seen.find((x) => x.rustPos > rustPos) : undefined;
+    seen.push(a);
+    if (a.rustPos > this.jsSeenMaxPos) this.jsSeenMaxPos = a.rustPos;
     if (seen.length > 64) seen.shift();
     if (!later) return;
     const b = later; // Rust order: a before b; JS order: b before a
@@ -800,7 +769,7 @@ export class Session {
       for (const x of serials) {
         this.crossed.set(x, root);
       }
-      this.maybeCapture(added, crossing, this.at);
+      this.divergence.consider(added, crossing, this.at, this.messages);
     }
   }
 
@@ -1176,74 +1145,8 @@ export class Session {
     const after = side !== undefined && f.location.message !== undefined ? this.ranLate[side].get(f.location.message) : undefined;
     if (after !== undefined) f.location = { ...f.location, ranAfter: after };
     const added = this.env.collector.add(this.order, at, f, o);
-    if (added) this.maybeCapture(added, f, at);
+    if (added) this.divergence.consider(added, f, at, this.messages);
     return added?.id;
-  }
-
-  private maybeCapture(added: { id: number; root: boolean }, f: Finding, at: number): void {
-    if (!added.root || this.env.hasCapture(this.order) || f.severity === 'info') return;
-    const kind = f.kind;
-    if (kind === 'trailing-bytes' || kind === 'non-ascii-string' || kind === 'records-lost' || kind === 'bad-record' || kind === 'side-missing-record') return;
-    if (!this.replay) return;
-    const message = f.location.message ?? this.messages;
-    // A root reported later may still come first in the report (its reading resolved later).
-    if (this.capture && this.capture.at <= at) return;
-    const window = this.recent.filter((m) => Math.abs(m.message - message) <= AROUND).sort((a, b) => a.message - b.message);
-    const c: DivergenceCapture = { findingId: added.id, session: this.order, at, message, window };
-    const past = this.pastStates;
-    if (past) {
-      const rust = lastAt(past.rust, message);
-      const js = lastAt(past.js, message);
-      if (rust) c.rust = rust;
-      // JS commits an R-Eval's ops only when it learns where nested calls ran (often at the
-      // J-Resp, or the end): reported soon after its step of the message, its state now is
-      // that message's outcome; much later, the state just after the step is nearer.
-      if (js) c.js = this.sideSteps.js - js.step <= AROUND ? { message, state: this.replay.primary.js.snapshot() } : js;
-    }
-    this.capture = c;
-    this.stepsSinceCapture = 0;
-    this.env.capture(c);
-  }
-
-  /**
-   * After each step: keeps the side's state by message number while a first divergence may
-   * still need it, and hands it to a capture waiting for that side to reach the root's message.
-   */
-  private noteState(lm: LMsg, side: Side): void {
-    const past = this.pastStates;
-    if (!past) return;
-    if (this.env.hasCapture(this.order)) {
-      this.pastStates = undefined;
-      return;
-    }
-    const c = this.capture;
-    if (c && ++this.stepsSinceCapture > RECENT) {
-      this.settleCapture();
-      return;
-    }
-    const w = this.replay.primary;
-    const step = ++this.sideSteps[side];
-    if (side === 'rust') {
-      const entry = { message: lm.no, step, state: w.rust.snapshot() };
-      past.rust.push(entry);
-      if (past.rust.length > RECENT) past.rust.shift();
-      if (c && !c.rust && lm.no === c.message) c.rust = entry;
-    } else {
-      const entry = { message: lm.no, step, state: w.js.snapshot() };
-      past.js.push(entry);
-      if (past.js.length > RECENT) past.js.shift();
-      if (c && !c.js && lm.no === c.message) c.js = entry;
-    }
-  }
-
-  /** A side that never reached the root's message (or did so too long ago) shows its state now, labelled with its message. */
-  private settleCapture(): void {
-    const c = this.capture;
-    this.pastStates = undefined;
-    if (!c || !this.replay) return;
-    const w = this.replay.primary;
-    c.rust ??= { message: this.messages, state: w.rust.snapshot() };
-    c.js ??= { message: this.messages, state: w.js.snapshot() };
   }
 
   private observe(lm: LMsg, d: DecodedMessage, decoder: ConversationDecoder): void {
@@ -1276,7 +1179,7 @@ export class Session {
 
   private stepHook(lm: LMsg, d: DecodedMessage, side: Side): void {
     this.idEventHook();
-    this.noteState(lm, side);
+    this.divergence.noteState(lm, side, this.messages);
     const hook = this.env.onStep;
     if (!hook) return;
     const w = this.replay.primary;
@@ -1297,17 +1200,6 @@ export class Session {
       ...(t !== undefined && { t }),
       ...(record && { record }),
     });
-  }
-
-  private remember(lm: LMsg, d: DecodedMessage, side: Side | 'both'): void {
-    const s: MessageSummary = { message: lm.no, side, kind: d.kind ?? 'unreadable', depth: d.depth, text: summarize(d, this.mctx), location: locationOf(this.mctx, lm, side === 'js' ? 'js' : 'rust') };
-    this.recent.push(s);
-    if (this.recent.length > RECENT) this.recent.shift();
-    const c = this.capture;
-    if (c && Math.abs(lm.no - c.message) <= AROUND && !c.window.some((m) => m.message === lm.no)) {
-      const at = c.window.findIndex((m) => m.message > lm.no);
-      c.window.splice(at < 0 ? c.window.length : at, 0, s);
-    }
   }
 
   summary(): SessionSummary {
@@ -1404,6 +1296,8 @@ function isEvaluate(d: DecodedMessage | undefined): boolean {
 
 /** What the crossing check needs of a message, kept instead of the message itself. */
 interface CrossingFacts {
+  /** Where Rust's copy of the message is in Rust's record. */
+  readonly rustPos: number;
   readonly no: number;
   readonly serial?: number;
   readonly rustDepth: number;
@@ -1416,12 +1310,13 @@ interface CrossingFacts {
   readonly allocatesJ: boolean;
 }
 
-function crossingFacts(lm: LMsg, ctx: ModelContext): CrossingFacts {
+function crossingFacts(lm: LMsg, ctx: ModelContext, rustPos: number): CrossingFacts {
   const kind = (lm.rust ?? lm.js)?.kind;
   const serial = lm.rust?.exchange?.serial;
   return {
+    rustPos,
     no: lm.no,
-    ...(serial !== undefined && { serial }),
+    serial,
     rustDepth: lm.rust?.depth ?? 0,
     jsDepth: lm.js?.depth ?? 0,
     evaluate: isEvaluate(lm.rust) && isEvaluate(lm.js),
@@ -1455,28 +1350,5 @@ function allocates(lm: LMsg): boolean {
       return n > 0;
     default:
       return false;
-  }
-}
-
-function summarize(d: DecodedMessage, ctx: ModelContext): string {
-  const b = d.body;
-  if (!b) return `${d.record.dir} message that did not decode`;
-  switch (b.kind) {
-    case 'r-eval': {
-      const pre = b.reservedCount !== undefined ? ` N=${b.reservedCount}` : b.reservedIds ? ` reserved [${b.reservedIds.join(', ')}]` : '';
-      const ops = b.ops.slice(0, 6).map((o) => {
-        const args = o.args
-          .map((a) => (a.kind === 'heapref' ? `#${a.id}` : a.kind === 'callback' ? `callback ${formatCallbackKey(a.key)}` : a.kind === 'int' ? String(a.value) : a.kind === 'string' ? JSON.stringify(a.value.slice(0, 12)) : a.kind))
-          .join(', ');
-        return `${ctx.fnName(o)}(${args})`;
-      });
-      return `R-Eval${pre}: ${ops.join('; ')}${b.ops.length > 6 ? `; … ${b.ops.length - 6} more` : ''}`;
-    }
-    case 'j-eval':
-      return b.call.kind === 'callback' ? `J-Eval callback ${formatCallbackKey(b.call.key)}${b.call.type ? ` ${formatSignature(b.call.type)}` : ''}` : `J-Eval ${b.call.kind}`;
-    case 'j-resp':
-      return `J-Resp${b.evaluateId !== undefined ? ` id ${b.evaluateId}` : ''} (${b.results.length} result${b.results.length === 1 ? '' : 's'})`;
-    case 'r-resp':
-      return `R-Resp${b.value?.kind === 'heapref' ? ` #${b.value.id}` : ''}`;
   }
 }
