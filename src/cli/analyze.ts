@@ -1,15 +1,15 @@
 import { appendFile } from 'node:fs/promises';
 import { analyze, FINDING_KINDS, SEVERITY_RANK, type AnalysisResult, type Finding, type FindingKind, type RecordBatches, type Severity } from '../replay/index.js';
 import type { Revision } from '../protocol/revisions.js';
-import { openTrace } from '../trace/source.js';
 import { analysisToJson, renderAnalysisText } from '../report/analysis.js';
+import { jsonDocument } from '../report/json-chunks.js';
 import { findingIds } from '../report/finding-ids.js';
 import { wrapLine } from '../report/wrap.js';
 import { explainLines } from './explain.js';
 import { InputPosition, progressText } from './progress.js';
 import { githubAnnotations, stepSummaryMarkdown, type SessionFindings } from '../report/github.js';
 import { junitXml } from '../report/junit.js';
-import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, LineBuffer, Progress, UsageError, colorFor, writeOut, type CliIO } from './io.js';
+import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, LineBuffer, Progress, UsageError, colorFor, writeChunks, writeOut, type CliIO } from './io.js';
 import { checkReadable, checkWritableDir, loadSymbols, nothingReadable, writeOptionFile } from './options.js';
 import { checkDistinctInputs, readInputs, type InputProblem } from './inputs.js';
 
@@ -108,7 +108,7 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
   const filter = findingFilter(result, opts);
   const sessions = sessionsOf(result, inputs, filter?.shown);
   if (format === 'json') {
-    await writeOut(io.stdout, JSON.stringify(analysisToJson(result, inputs, ids, filter?.shown), null, 2) + '\n');
+    await writeChunks(io.stdout, jsonDocument(analysisToJson(result, inputs, ids, filter?.shown)));
   } else {
     const lines: string[] = [];
     const idOf = idLookup(result, ids);

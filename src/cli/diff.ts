@@ -3,7 +3,8 @@ import type { Revision } from '../protocol/revisions.js';
 import type { Side } from '../trace/record.js';
 import { openTrace } from '../trace/source.js';
 import { diffToJson, renderDiffText } from '../report/diff.js';
-import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, LineBuffer, UsageError, colorFor, writeOut, type CliIO } from './io.js';
+import { jsonDocument } from '../report/json-chunks.js';
+import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, LineBuffer, UsageError, colorFor, writeChunks, type CliIO } from './io.js';
 import { loadSymbols } from './options.js';
 import { onlyCtx } from './ctx-filter.js';
 import type { TraceRecord } from '../trace/record.js';
@@ -52,7 +53,7 @@ export async function runDiff(a: string, b: string, opts: DiffCliOptions, io: Cl
     return EXIT_BAD_INPUT;
   }
   if (opts.json || opts.format === 'json') {
-    await writeOut(io.stdout, JSON.stringify(diffToJson(result), null, 2) + '\n');
+    await writeChunks(io.stdout, jsonDocument(diffToJson(result)));
   } else {
     const color = colorFor(io, 'stdout', opts.color);
     const out = new LineBuffer(io.stdout);

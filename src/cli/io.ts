@@ -103,6 +103,22 @@ export class LineBuffer {
   }
 }
 
+/** Writes pieces of text in chunks of about `limit` characters, waiting for the stream to drain. */
+export async function writeChunks(stream: Writable, pieces: Iterable<string>, limit = 256 * 1024): Promise<void> {
+  let parts: string[] = [];
+  let size = 0;
+  for (const p of pieces) {
+    parts.push(p);
+    size += p.length;
+    if (size >= limit) {
+      await writeOut(stream, parts.join(''));
+      parts = [];
+      size = 0;
+    }
+  }
+  if (parts.length > 0) await writeOut(stream, parts.join(''));
+}
+
 /** A usage or input problem that ends the command with a one-line message and exit 2. */
 export class UsageError extends Error {
   override readonly name: string = 'UsageError';

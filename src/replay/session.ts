@@ -441,12 +441,14 @@ export class Session {
     for (let i = 0; i < gap.length; i++) {
       this.queues[side].push({ side, pos: this.counts[side]++, seq: gap[i]!, lost: true, final: false, processed: false });
     }
+    // One shape for every entry (absent fields undefined): built per record.
     const e: Entry = {
       side,
       pos: this.counts[side]++,
-      ...(rec.seq !== undefined && { seq: rec.seq }),
-      ...(rec.dir !== undefined && { dir: rec.dir }),
-      ...(rec.kind === 'message' ? { rec } : { bad: rec }),
+      seq: rec.seq,
+      dir: rec.dir,
+      rec: rec.kind === 'message' ? rec : undefined,
+      bad: rec.kind === 'bad' ? rec : undefined,
       final: false,
       processed: false,
     };
