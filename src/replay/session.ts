@@ -9,10 +9,11 @@ import { HelperTable, type SymbolTable } from '../protocol/helpers.js';
 import type { RevisionSource } from '../protocol/stream.js';
 import { isRevision, featuresOf, type Revision } from '../protocol/revisions.js';
 import type { DecodedMessage, DecodeIssue, Exchange, Op } from '../protocol/messages.js';
-import { forEachCallback, forEachRef, type Value } from '../protocol/values.js';
+import { forEachCallback } from '../protocol/values.js';
 import type { BadRecord, Direction, MessageRecord, MetaRecord, Side } from '../trace/record.js';
 import { recordFor, SideAlignment, type AlignmentSink, type Entry } from './alignment.js';
 import { Collector } from './collector.js';
+import { allocates, CrossingWatch } from './crossing.js';
 import { DivergenceWatch, type CaptureSink } from './divergence.js';
 import { locationOf, recordOf, type Draft, type LMsg, type ModelContext } from './context.js';
 import { BoundedMap, provenanceOf, type IdEvent, type ValueInfo } from './ids.js';
@@ -154,11 +155,7 @@ export class Session {
     senderLost: (e, sender) => this.senderLost(e, sender),
     unmatched: (e) => this.unmatched(e),
   };
-  private jsSeen: CrossingFacts[] = [];
-  /** The highest Rust position in jsSeen, or above it (entries leave jsSeen, the bound stays). */
-  private jsSeenMaxPos = -1;
-  private crossed = new BoundedMap<number, number>(4096);
-  private benignCrossings = 0;
+  private readonly crossings = new CrossingWatch();
   private ignoredSide = false;
   private firstDisagreement?: number;
   /** Callback keys JS dropped (native-ref drop), with where: calling one again is unknown-callback. */
@@ -515,58 +512,15 @@ export class Session {
     if (!lm.rust) this.divergence.remember(lm, d, 'js');
   }
 
-  /**
-   * Each side saw two messages in a different order: they crossed in flight. Checked in
-   * JS's order, when both copies of both messages are decoded. A crossing matters when it
-   * inverts the nesting (JS ran one inside the other's exchange while Rust had it the
-   * other way round: the routing hazard) or when both messages allocate heap IDs (each
-   * side then hands them out in its own order); other crossings are only counted.
-   */
+  /** Both copies of a message are decoded: did it cross another in flight? (see crossing.ts) */
   private crossingCheck(e: Entry, lm: LMsg): void {
-    const rustPos = e.partner!.pos;
-    const seen = this.jsSeen;
-    const a = crossingFacts(lm, this.mctx, rustPos);
-    // In step (the usual case) no message JS saw before is later in Rust's order: skip the search.
-    const later = this.jsSeenMaxPos > rustPos ? seen.find((x) => x.rustPos > rustPos) : undefined;
-    seen.push(a);
-    if (a.rustPos > this.jsSeenMaxPos) this.jsSeenMaxPos = a.rustPos;
-    if (seen.length > 64) seen.shift();
-    if (!later) return;
-    const b = later; // Rust order: a before b; JS order: b before a
-    const nestedInRust = b.rustDepth > a.rustDepth && a.evaluate && b.evaluate;
-    const nestedInJs = a.jsDepth > b.jsDepth && a.evaluate && b.evaluate;
-    // Evaluate ids route every Respond right even then (evaluate-id*, seq-id).
-    const inverted = nestedInRust && nestedInJs && this.mctx.features.routing === 'innermost';
-    const allocating = this.mctx.features.allocator !== 'explicit' && ((a.placeholders && b.allocatesJ) || (b.placeholders && a.allocatesJ) || (a.allocatesJ && b.allocatesJ && !a.evaluateR && !b.evaluateR));
-    const serials = [a.serial, b.serial].filter((x): x is number => x !== undefined);
-    const linked = serials.map((x) => this.crossed.get(x)).find((x) => x !== undefined);
-    if (!inverted && !allocating && linked === undefined) {
-      this.benignCrossings++;
-      return;
-    }
-    const why = inverted
-      ? `JS ran msg ${a.no} inside the exchange of msg ${b.no} while Rust had them the other way round, so Responds and IDs follow different stacks on the two sides`
-      : allocating
-        ? 'both allocate heap IDs, and each side handed them out in its own order'
-        : 'part of the crossing above';
-    const crossing: Finding = {
-      kind: 'crossed-in-flight',
-      severity: 'error',
-      message: `msg ${a.no} and msg ${b.no} crossed in flight: Rust has msg ${a.no} first, JS has msg ${b.no} first; ${why}`,
-      location: locationOf(this.mctx, lm, 'js'),
-      detail: { rustOrder: [a.no, b.no], jsOrder: [b.no, a.no], inverted, allocating },
-    };
-    const added = this.env.collector.add(
-      this.order,
-      this.at,
-      crossing,
-      { key: `crossed-in-flight|${Math.min(a.no, b.no)}|${Math.max(a.no, b.no)}`, ...(linked !== undefined ? { causedById: linked } : { forceRoot: true }) },
-    );
+    const c = this.crossings.check(e.partner!.pos, lm, this.mctx);
+    if (!c) return;
+    const f = c.finding;
+    const crossing: Finding = { kind: f.kind, severity: f.severity, message: f.message, location: locationOf(this.mctx, lm, 'js'), ...(f.detail && { detail: f.detail }) };
+    const added = this.env.collector.add(this.order, this.at, crossing, c.options);
     if (added) {
-      const root = linked ?? added.id;
-      for (const x of serials) {
-        this.crossed.set(x, root);
-      }
+      this.crossings.link(c.serials, c.linked ?? added.id);
       this.divergence.consider(added, crossing, this.at, this.messages);
     }
   }
@@ -1029,7 +983,7 @@ export class Session {
       liveAtEnd: { rust: w.rust.liveCount(), js: w.js.liveCount() },
       leaks: this.leaks(),
       readings: { max: this.replay.maxWorldsSeen, truncated: this.replay.truncated },
-      benignCrossings: this.benignCrossings,
+      benignCrossings: this.crossings.benign,
       suppressed: this.env.collector.suppressedFor(this.order),
       notes,
     };
@@ -1075,67 +1029,4 @@ function topCreators(leaks: { rust: LeakGroup[]; js: LeakGroup[] }): string {
     .slice(0, 3)
     .map(([fn, n]) => `${fn} (Rust ${n.rust}, JS ${n.js})`)
     .join(', ');
-}
-
-function isEvaluate(d: DecodedMessage | undefined): boolean {
-  return d?.kind === 'r-eval' || d?.kind === 'j-eval';
-}
-
-/** What the crossing check needs of a message, kept instead of the message itself. */
-interface CrossingFacts {
-  /** Where Rust's copy of the message is in Rust's record. */
-  readonly rustPos: number;
-  readonly no: number;
-  readonly serial?: number;
-  readonly rustDepth: number;
-  readonly jsDepth: number;
-  readonly evaluate: boolean;
-  readonly evaluateR: boolean;
-  /** An R-Eval whose placeholders Rust took before sending. */
-  readonly placeholders: boolean;
-  /** A J-message carrying values both sides give IDs to. */
-  readonly allocatesJ: boolean;
-}
-
-function crossingFacts(lm: LMsg, ctx: ModelContext, rustPos: number): CrossingFacts {
-  const kind = (lm.rust ?? lm.js)?.kind;
-  const serial = lm.rust?.exchange?.serial;
-  return {
-    rustPos,
-    no: lm.no,
-    serial,
-    rustDepth: lm.rust?.depth ?? 0,
-    jsDepth: lm.js?.depth ?? 0,
-    evaluate: isEvaluate(lm.rust) && isEvaluate(lm.js),
-    evaluateR: kind === 'r-eval',
-    placeholders: placeholdersAtEncode(lm, ctx),
-    allocatesJ: (kind === 'j-eval' || kind === 'j-resp') && allocates(lm),
-  };
-}
-
-function placeholdersAtEncode(lm: LMsg, ctx: ModelContext): boolean {
-  const b = (lm.rust ?? lm.js)?.body;
-  if (b?.kind !== 'r-eval') return false;
-  if (ctx.features.evalPrelude === 'none') return b.ops.length >= 2 && b.ops.some((o) => o.signature.ret.kind === 'heapref');
-  return (b.reservedCount ?? 0) > 0;
-}
-
-/** Whether a message makes either side hand out heap IDs. */
-function allocates(lm: LMsg): boolean {
-  const b = (lm.rust ?? lm.js)?.body;
-  if (!b) return false;
-  let n = 0;
-  const count = (v: Value): void => forEachRef(v, (r) => (r.kind === 'heapref' ? n++ : undefined));
-  switch (b.kind) {
-    case 'r-eval':
-      return b.ops.some((o) => o.signature.ret.kind === 'heapref');
-    case 'j-eval':
-      if (b.call.kind === 'callback') b.call.args.forEach(count);
-      return n > 0;
-    case 'j-resp':
-      b.results.forEach((r) => (r.filledReservation ? undefined : count(r.value)));
-      return n > 0;
-    default:
-      return false;
-  }
 }
