@@ -6,7 +6,7 @@
 import { detectRevision as guessRevision } from '../protocol/detect.js';
 import type { SymbolTable } from '../protocol/helpers.js';
 import type { Revision } from '../protocol/revisions.js';
-import type { MessageRecord, MetaRecord, Side, TraceRecord } from '../trace/record.js';
+import type { MessageRecord, Side, TraceRecord } from '../trace/record.js';
 import { Collector } from './collector.js';
 import type { Finding, Severity } from './findings.js';
 import type { JsSnapshot } from './js-model.js';
@@ -14,6 +14,7 @@ import { loadJsHeap } from './js-heap-file.js';
 import type { RustSnapshot } from './rust-model.js';
 import type { IdEvent } from './ids.js';
 import type { DivergenceCapture, MessageSummary } from './divergence.js';
+import { SessionRouter } from '../trace/sessions.js';
 import { Session, type ReplayStep, type SessionSummary } from './session.js';
 
 export * from './findings.js';
@@ -124,11 +125,31 @@ export interface AnalysisResult {
 export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {}): Promise<AnalysisResult> {
   const realHeap = options.jsHeap ? await loadJsHeap(options.jsHeap) : undefined;
   const collector = new Collector(options.maxConsequences ?? 50, options.maxRootsPerKind ?? 1000, options.maxFindings ?? 20_000);
-  const globalMeta: MetaRecord[] = [];
   // Only the capture of the earliest session can be the first divergence of the result.
   const captures: DivergenceCapture[] = [];
-  const sessions = new Map<string, Session>();
-  const pendingMeta = new Map<string, MetaRecord[]>();
+  const maxActive = Math.max(1, options.maxActiveSessions ?? 256);
+  /** Summaries of sessions finished early. */
+  const retired: SessionSummary[] = [];
+  const router: SessionRouter<Session> = new SessionRouter<Session>(
+    {
+      start: (ctx, order, reopened) => {
+        const s = new Session(ctx, order, env);
+        if (reopened) s.note(`this ctx was seen before, and ended when idle after ${maxActive} newer sessions had started; it starts over here without its earlier state`);
+        return s;
+      },
+      record: (s, rec) => s.push(rec),
+      meta: (s, m) => s.meta(m),
+      closeIdle: (s) => {
+        // Not a problem in itself (sessions that run one after another all end this way); it
+        // matters only if the ctx shows up again, which the next session then says.
+        s.note(`ended when idle: ${maxActive} newer sessions had started since its last record (sessions are ended when idle, to bound memory)`);
+        s.finish();
+        retired.push(s.summary());
+        collector.forget(s.order);
+      },
+    },
+    maxActive,
+  );
   const detect =
     options.detectRevision ??
     ((records: MessageRecord[]) => {
@@ -147,7 +168,7 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
     collector,
     ...(options.onStep && { onStep: options.onStep }),
     ...(options.onIdEvent && { onIdEvent: options.onIdEvent }),
-    globalMeta,
+    globalMeta: router.globalMeta,
     divergence: {
       capture: (c: DivergenceCapture) => {
         if (captures.length > 0 && captures[0]!.session < c.session) return;
@@ -158,71 +179,14 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
       hasCapture: (session: number) => captures.length > 0 && captures[0]!.session < session,
     },
   };
-  const maxActive = Math.max(1, options.maxActiveSessions ?? 256);
-  let sessionCount = 0;
-  /** Summaries of sessions finished early, and the ctx labels they had. */
-  const retired: SessionSummary[] = [];
-  const retiredKeys = new Set<string>();
-  // The session of the previous record: consecutive records mostly share one, and it is already the most recent.
-  let lastKey: string | undefined;
-  let lastSession: Session | undefined;
-  const retireOldest = (): void => {
-    const oldest = sessions.entries().next();
-    if (oldest.done) return;
-    const [key, s] = oldest.value;
-    sessions.delete(key);
-    if (s === lastSession) lastSession = undefined;
-    // Not a problem in itself (sessions that run one after another all end this way); it
-    // matters only if the ctx shows up again, which the next session then says.
-    s.note(`ended when idle: ${maxActive} newer sessions had started since its last record (sessions are ended when idle, to bound memory)`);
-    s.finish();
-    retired.push(s.summary());
-    collector.forget(s.order);
-    retiredKeys.add(key);
-  };
-  const sessionFor = (ctx: string | undefined): Session => {
-    const key = ctx ?? '\u0000';
-    if (key === lastKey && lastSession) return lastSession;
-    lastKey = key;
-    let s = sessions.get(key);
-    if (s) {
-      // Most recently seen last: the first entry is the one to retire.
-      sessions.delete(key);
-      sessions.set(key, s);
-      lastSession = s;
-      return s;
-    }
-    s = new Session(ctx, sessionCount++, env);
-    if (retiredKeys.has(key)) s.note(`this ctx was seen before, and ended when idle after ${maxActive} newer sessions had started; it starts over here without its earlier state`);
-    sessions.set(key, s);
-    for (const m of pendingMeta.get(key) ?? []) s.meta(m);
-    pendingMeta.delete(key);
-    if (sessions.size > maxActive) retireOldest();
-    lastSession = s;
-    return s;
-  };
   let recordsRead = 0;
   const onProgress = options.onProgress;
   for await (const batch of batchesOf(source)) {
     recordsRead += batch.length;
-    for (const rec of batch) {
-      if (rec.kind === 'meta') {
-        if (rec.ctx === undefined) {
-          globalMeta.push(rec);
-          for (const s of sessions.values()) s.meta(rec);
-        } else {
-          const key = rec.ctx;
-          const s = sessions.get(key);
-          if (s) s.meta(rec);
-          else pendingMeta.set(key, [...(pendingMeta.get(key) ?? []), rec]);
-        }
-        continue;
-      }
-      sessionFor(rec.ctx).push(rec);
-    }
+    for (let i = 0; i < batch.length; i++) router.push(batch[i]!);
     onProgress?.(recordsRead);
   }
-  const list = [...sessions.values()].sort((a, b) => a.order - b.order);
+  const list = router.openSessions().sort((a, b) => a.order - b.order);
   for (const s of list) s.finish();
   const { findings, idMap } = collector.finalize((n) => n);
   const summaries = [...retired, ...list.map((s) => s.summary())];

@@ -17,8 +17,10 @@ function randomValue(r: () => number, depth: number): unknown {
     return leaves[Math.floor(r() * leaves.length)];
   }
   if (pick < 0.65) {
-    const n = r() < 0.5 ? Math.floor(r() * 4) : 60 + Math.floor(r() * 20);
-    return Array.from({ length: n }, () => randomValue(r, depth + 1));
+    const big = r() >= 0.5;
+    const n = big ? 60 + Math.floor(r() * 20) : Math.floor(r() * 4);
+    // Elements of a big array nest little, so that the value stays small.
+    return Array.from({ length: n }, () => randomValue(r, big ? Math.max(depth + 1, 3) : depth + 1));
   }
   const o: Record<string, unknown> = {};
   const n = Math.floor(r() * 5);
