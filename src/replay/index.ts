@@ -15,10 +15,11 @@ import type { RustSnapshot } from './rust-model.js';
 import type { IdEvent } from './ids.js';
 import type { DivergenceCapture, MessageSummary } from './divergence.js';
 import { SessionRouter } from '../trace/sessions.js';
-import { Session, type ReplayStep, type SessionSummary } from './session.js';
+import { Session } from './session.js';
+import type { ReplayStep, SessionSummary } from './summary.js';
 
 export * from './findings.js';
-export type { ReplayStep, SessionSummary, LeakGroup, SessionHelperSource } from './session.js';
+export type { ReplayStep, SessionSummary, LeakGroup, SessionHelperSource } from './summary.js';
 export type { MessageSummary } from './divergence.js';
 export type { RustSnapshot } from './rust-model.js';
 export type { IdEvent } from './ids.js';

@@ -19,70 +19,9 @@ import { locationOf, recordOf, type Draft, type LMsg, type ModelContext } from '
 import { BoundedMap, provenanceOf, type IdEvent, type ValueInfo } from './ids.js';
 import type { Finding, FindingKind, FindingLocation } from './findings.js';
 import { JsHeap, ModelHeap, type RealHeap } from './js-heap.js';
+import { leakGroups, leakSummary } from './leaks.js';
 import { Replay } from './replay.js';
-
-/** Where the helper fn ids came from; `none`: no helper was needed or found. */
-export type SessionHelperSource = 'meta' | 'symbols' | 'heuristic' | 'none';
-
-/** One step of the replay, for timelines. Cheap: counters only. */
-export interface ReplayStep {
-  readonly ctx: string | undefined;
-  /** Logical message number (1-based). */
-  readonly message: number;
-  /** Which model took the step. */
-  readonly side: Side;
-  readonly kind: DecodedMessage['kind'];
-  /** Exchanges open around the message on that side. */
-  readonly depth: number;
-  readonly rust: { readonly live: number; readonly nextId: number; readonly borrowPointer: number; readonly borrowFrames: number };
-  readonly js: {
-    readonly live: number;
-    readonly nextId?: number;
-    readonly borrowPointer: number;
-    readonly borrowFrames: number;
-    readonly scopes: ReadonlyArray<{ readonly reserved: number; readonly filled: number }>;
-  };
-  /** Readings of the trace being followed at this point (allocators.md §4, §8). */
-  readonly readings: number;
-  /** The record's `t=` (microseconds), when it has one. */
-  readonly t?: number;
-  /** The record replayed (the side's own copy), so that a caller can number records by message. */
-  readonly record?: MessageRecord;
-}
-
-export interface LeakGroup {
-  readonly fn: string;
-  readonly count: number;
-  readonly ids: number[];
-}
-
-export interface SessionSummary {
-  ctx: string | undefined;
-  revision: Revision;
-  /** `default`: no meta record, no --rev, and nothing in the bytes to guess from. */
-  revisionSource: RevisionSource | 'default';
-  helperSource: SessionHelperSource;
-  allocator: 'model' | 'js-heap file';
-  /** Which sides recorded this session. */
-  sides: Array<Side | 'unknown'>;
-  records: number;
-  messages: number;
-  ops: number;
-  heapIdsCreated: { rust: number; js: number };
-  heapIdsFreed: { rust: number; js: number };
-  maxDepth: number;
-  findingsByKind: Record<string, number>;
-  liveAtEnd: { rust: number; js: number };
-  leaks: { rust: LeakGroup[]; js: LeakGroup[] };
-  /** Most readings followed at once, and whether some were not followed. */
-  readings: { max: number; truncated: boolean };
-  /** Messages the two sides saw in a different order without consequence (two-sided traces). */
-  benignCrossings: number;
-  /** Roots beyond the per-kind limit, by kind. */
-  suppressed: Record<string, number>;
-  /** The analyzer's own notes: revision guessed, heuristic helpers, ignored records. */
-  notes: string[];
-}
+import type { ReplayStep, SessionHelperSource, SessionSummary } from './summary.js';
 
 export interface SessionEnv {
   readonly rev?: Revision;
@@ -795,46 +734,8 @@ export class Session {
   }
 
   private leakFinding(): void {
-    const w = this.replay.primary;
-    const rustKeys = new Set<string>();
-    for (const [, info] of w.rust.liveEntries()) rustKeys.add(info.key);
-    let onlyJs = 0;
-    let both = 0;
-    for (const [, v] of w.js.liveEntries()) {
-      if (rustKeys.has(v.key)) both++;
-      else onlyJs++;
-    }
-    const onlyRust = rustKeys.size - both;
-    if (onlyJs === 0 && onlyRust === 0 && !(this.env.reportLeaks && both > 0)) return;
-    const leaks = this.leaks();
-    this.addFinding(
-      {
-        kind: 'leak-summary',
-        severity: 'info',
-        message: `at the end of the trace Rust holds ${w.rust.liveCount()} heap IDs and JS ${w.js.liveCount()}${onlyJs || onlyRust ? ` (${onlyJs} alive only in JS, ${onlyRust} only in Rust)` : ''}; created most by ${topCreators(leaks) || 'nothing'}`,
-        location: this.endLocation(),
-        detail: { rust: leaks.rust, js: leaks.js, onlyJs, onlyRust },
-      },
-      { key: 'leak-summary' },
-    );
-  }
-
-  private leaks(): { rust: LeakGroup[]; js: LeakGroup[] } {
-    const group = (entries: Iterable<[number, { fn: string }]>): LeakGroup[] => {
-      const by = new Map<string, { count: number; ids: number[] }>();
-      for (const [id, info] of entries) {
-        const g = by.get(info.fn) ?? { count: 0, ids: [] };
-        g.count++;
-        if (g.ids.length < 8) g.ids.push(id);
-        by.set(info.fn, g);
-      }
-      return [...by].map(([fn, g]) => ({ fn, count: g.count, ids: g.ids })).sort((a, b) => b.count - a.count).slice(0, 20);
-    };
-    const w = this.replay.primary;
-    const js = function* (): Generator<[number, { fn: string }]> {
-      for (const [id, v] of w.js.liveEntries()) yield [id, v.info];
-    };
-    return { rust: group(w.rust.liveEntries()), js: group(js()) };
+    const leak = leakSummary(this.replay.primary, this.env.reportLeaks);
+    if (leak) this.addFinding({ kind: 'leak-summary', severity: 'info', message: leak.message, location: this.endLocation(), detail: leak.detail }, { key: 'leak-summary' });
   }
 
   private disagree(call: string, model: string, real: string): void {
@@ -981,7 +882,7 @@ export class Session {
       maxDepth: this.maxDepth,
       findingsByKind: this.env.collector.countsFor(this.order),
       liveAtEnd: { rust: w.rust.liveCount(), js: w.js.liveCount() },
-      leaks: this.leaks(),
+      leaks: leakGroups(w),
       readings: { max: this.replay.maxWorldsSeen, truncated: this.replay.truncated },
       benignCrossings: this.crossings.benign,
       suppressed: this.env.collector.suppressedFor(this.order),
@@ -1020,13 +921,3 @@ class SerialIndex {
   }
 }
 
-function topCreators(leaks: { rust: LeakGroup[]; js: LeakGroup[] }): string {
-  const by = new Map<string, { rust: number; js: number }>();
-  for (const g of leaks.rust) by.set(g.fn, { rust: g.count, js: by.get(g.fn)?.js ?? 0 });
-  for (const g of leaks.js) by.set(g.fn, { rust: by.get(g.fn)?.rust ?? 0, js: g.count });
-  return [...by]
-    .sort((a, b) => Math.max(b[1].rust, b[1].js) - Math.max(a[1].rust, a[1].js))
-    .slice(0, 3)
-    .map(([fn, n]) => `${fn} (Rust ${n.rust}, JS ${n.js})`)
-    .join(', ');
-}
