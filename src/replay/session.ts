@@ -21,6 +21,7 @@ import type { Finding, FindingKind, FindingLocation } from './findings.js';
 import { JsHeap, ModelHeap, type RealHeap } from './js-heap.js';
 import { leakGroups, leakSummary } from './leaks.js';
 import { Replay } from './replay.js';
+import { UnsidedRecords } from './unsided.js';
 import type { ReplayStep, SessionHelperSource, SessionSummary } from './summary.js';
 
 export interface SessionEnv {
@@ -47,8 +48,8 @@ const MODE_WINDOW = 64;
 const DETECT_SAMPLE = 200;
 /** Lost records (seq gaps) turned into placeholders that the other side's copy can fill. */
 const MAX_GAP_PLACEHOLDERS = 64;
-/** Damaged records of unknown side held at once for a side to claim (see holdUnsided). */
-const MAX_UNSIDED = 64;
+/** Damaged records of a known side kept open for what they may explain (see explainedByBad). */
+const MAX_OPEN_BAD = 64;
 const LOST_RESPOND_REVISIONS: ReadonlySet<Revision> = new Set<Revision>(['legacy-freelist', 'legacy', 'reserved-count-slotmap', 'reserved-count', 'seq-id']);
 
 export class Session {
@@ -73,7 +74,7 @@ export class Session {
   /** The session's last record: where state that is only wrong at the end is reported. */
   private lastRecord?: MessageRecord | BadRecord;
   /** Two-sided: damaged records whose side could not be read, until a side's seq gap claims them. */
-  private unsided: BadRecord[] = [];
+  private readonly unsided = new UnsidedRecords();
   /** Two-sided: damaged records of a known side that no copy restored (see explainedByBad). */
   private openBad: Array<{ side: Side; dir?: Direction; id: number }> = [];
   /** The last such record reported on its own: what its loss explains follows from it. */
@@ -253,43 +254,22 @@ export class Session {
     this.alignment.pump(false, this.aligned);
   }
 
-  /**
-   * Two sides recorded, and a record whose side could not be read (`side=JS`, a damaged
-   * frame): with a seq, it is held until a side's seq numbers show the gap it fills, and is
-   * then that side's damaged record (restored from the other side's copy, as any damaged
-   * record of a known side). Without a seq, or once no side can still be missing it, it is
-   * reported at its own place, and what follows from it is marked as its consequence.
-   */
+  /** A damaged record of unknown side (two recorded sides): held for a side to claim (see unsided.ts), else reported now. */
   private holdUnsided(rec: BadRecord): void {
-    if (rec.seq === undefined || this.unsided.length >= MAX_UNSIDED) {
-      this.unsidedBad(rec);
-      return;
-    }
-    this.unsided.push(rec);
+    if (!this.unsided.hold(rec)) this.unsidedBad(rec);
   }
 
   /** Before `side`'s record with seq `seq`: the held records whose seq falls in that side's gap are its own. */
   private claimUnsided(side: Side, seq: number | undefined): void {
-    if (seq === undefined || this.unsided.length === 0) return;
-    const last = this.lastSeq.get(side) ?? 0;
-    const mine = this.unsided.filter((b) => b.seq! > last && b.seq! < seq).sort((a, b) => a.seq! - b.seq!);
-    if (mine.length === 0) return;
-    this.unsided = this.unsided.filter((b) => !mine.includes(b));
-    for (const b of mine) this.pushAligned(side, { ...b, side });
+    if (seq === undefined) return;
+    for (const b of this.unsided.claim(seq, this.lastSeq.get(side) ?? 0)) this.pushAligned(side, { ...b, side });
   }
 
   /** Held records that neither side can be missing any more (or all of them, at the end). */
   private releaseUnsided(all: boolean): void {
-    if (this.unsided.length === 0) return;
-    const passed = Math.min(this.lastSeq.get('rust') ?? 0, this.lastSeq.get('js') ?? 0);
-    const done = all ? this.unsided : this.unsided.filter((b) => b.seq! <= passed);
-    if (done.length === 0) return;
-    this.unsided = this.unsided.filter((b) => !done.includes(b));
-    for (const b of done.sort((x, y) => x.seq! - y.seq!)) {
-      // At the end, a side that never reached this seq was cut short by it: its last record.
-      const short = all ? (['rust', 'js'] as const).filter((side) => (this.lastSeq.get(side) ?? 0) < b.seq!) : [];
-      if (short.length === 1) this.pushAligned(short[0]!, { ...b, side: short[0]! });
-      else this.unsidedBad(b);
+    for (const { rec, side } of this.unsided.release(all, this.lastSeq.get('rust') ?? 0, this.lastSeq.get('js') ?? 0)) {
+      if (side) this.pushAligned(side, { ...rec, side });
+      else this.unsidedBad(rec);
     }
   }
 
@@ -402,7 +382,7 @@ export class Session {
       const id = this.badRecord(e.bad, restored);
       if (!restored && id !== undefined) {
         this.openBad.push({ side, ...(e.bad.dir && { dir: e.bad.dir }), id });
-        if (this.openBad.length > MAX_UNSIDED) this.openBad.shift();
+        if (this.openBad.length > MAX_OPEN_BAD) this.openBad.shift();
       }
     }
     if (!rec) {
