@@ -98,8 +98,8 @@ export class Session {
   private readonly crossings = new CrossingWatch();
   private ignoredSide = false;
   private firstDisagreement?: number;
-  /** Callback keys JS dropped (native-ref drop), with where: calling one again is unknown-callback. */
-  private droppedCallbacks = new BoundedMap<number, { no: number; why: string }>(65536);
+  /** Callback keys JS dropped (native-ref drop), with the message that dropped it: calling one again is unknown-callback. */
+  private droppedCallbacks = new BoundedMap<number, number>(65536);
   /** Two-sided: J-Evals JS left without an R-Resp, until Rust's record says whether it sent one. */
   private jsEndedWithoutRResp = new Map<number, { x: Exchange; at: number }>();
   /**
@@ -586,7 +586,7 @@ export class Session {
     if (b.kind !== 'j-eval') return;
     const call = b.call;
     if (call.kind === 'drop-native') {
-      this.droppedCallbacks.set(call.key, { no: lm.no, why: `JS dropped it in msg ${lm.no} (native-ref drop)` });
+      this.droppedCallbacks.set(call.key, lm.no);
     } else if (call.kind === 'callback') {
       const gone = this.droppedCallbacks.get(call.key);
       if (gone === undefined) return;
@@ -594,9 +594,9 @@ export class Session {
         {
           kind: 'unknown-callback',
           severity: 'error',
-          message: `msg ${lm.no} calls callback ${formatCallbackKey(call.key)}, which Rust no longer has: ${gone.why}; Rust panics ("invalid handle")`,
+          message: `msg ${lm.no} calls callback ${formatCallbackKey(call.key)}, which Rust no longer has: JS dropped it in msg ${gone} (native-ref drop); Rust panics ("invalid handle")`,
           location: locationOf(this.mctx, lm, side),
-          detail: { key: call.key, goneSince: gone.no },
+          detail: { key: call.key, goneSince: gone },
         },
         { key: `unknown-callback|${lm.no}|` },
       );
