@@ -189,4 +189,21 @@ for (const rev of revisions) {
     console.log(`| ${rev} | ${messages.toLocaleString('en-US')} | ${cells.join(' | ')} |`);
   }
 }
+
+// Memory must follow live state, not trace length: max RSS of the largest size against the smallest.
+if (sizes.length > 1) {
+  const lo = Math.min(...sizes);
+  const hi = Math.max(...sizes);
+  console.log(`\nmax RSS growth from ${lo.toLocaleString('en-US')} to ${hi.toLocaleString('en-US')} messages:`);
+  for (const rev of revisions) {
+    const growth = tasks
+      .filter((t) => t !== 'floor')
+      .map((t) => {
+        const a = rows.find((x) => x.rev === rev && x.messages === lo && x.task === t);
+        const b = rows.find((x) => x.rev === rev && x.messages === hi && x.task === t);
+        return `${t} ${b.rssMiB - a.rssMiB >= 0 ? '+' : ''}${(b.rssMiB - a.rssMiB).toFixed(0)} MiB`;
+      });
+    console.log(`  ${rev}: ${growth.join(', ')}`);
+  }
+}
 if (args.includes('--json')) process.stdout.write(JSON.stringify(rows) + '\n');
