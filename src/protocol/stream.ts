@@ -1,4 +1,5 @@
 import type { BadRecord, MessageRecord, MetaRecord, Side, TraceRecord } from '../trace/record.js';
+import { SessionRouter } from '../trace/sessions.js';
 import { ConversationDecoder } from './decoder.js';
 import { DETECTION_SAMPLE, detectRevision, type RevisionGuess } from './detect.js';
 import { HelperTable, type SymbolTable } from './helpers.js';
@@ -36,10 +37,11 @@ export interface DecodeStreamOptions {
 }
 
 /**
- * Conversations decoded at once. Past this, the one seen least recently is released; if its
- * ctx comes back it starts with an empty type cache (a log rarely interleaves this many).
+ * Sessions (ctx labels) decoded at once. Past this, the one seen least recently is released;
+ * if its ctx comes back its conversations start with an empty type cache (a log rarely
+ * interleaves this many).
  */
-export const MAX_OPEN_CONVERSATIONS = 512;
+export const MAX_OPEN_SESSIONS = 256;
 
 /** Meta records remembered per scope, to apply to conversations that start later. */
 const MAX_META_KEPT = 64;
@@ -119,24 +121,42 @@ export async function* decodeRecordBatches(
 
 /** The state behind decodeRecords: records pushed in one at a time, events appended to `out`. */
 export class RecordStreamDecoder {
-  /** Open conversations by key, each with the tick it was last seen at (the least recent is released first). */
-  private readonly conversations = new Map<string, OpenConversation>();
-  /** The same by side (rust, js, none) and then ctx: a record finds its conversation without building its key. */
-  private readonly bySide = [new Map<string, OpenConversation>(), new Map<string, OpenConversation>(), new Map<string, OpenConversation>()];
-  private tick = 0;
-  /** The same conversations by ctx, so a meta record scoped to one ctx touches only its own. */
-  private readonly byCtx = new Map<string, Conversation[]>();
+  /** Groups records by ctx (trace/sessions.ts); each session holds its sides' conversations. */
+  private readonly router: SessionRouter<SessionConversations>;
+  /** The open sessions by ctx key, as the router started them. */
+  private readonly sessions = new Map<string, SessionConversations>();
   /** Declared revisions by scope `side|ctx` with `*` wildcards. */
   private readonly declaredRev = new Map<string, Revision>();
-  /** Meta records without ctx (apply to every conversation) and per ctx, each list bounded. */
-  private readonly globalMeta: MetaRecord[] = [];
-  private readonly ctxMeta = new Map<string, MetaRecord[]>();
+  /** What handing a record to the router came to (the router's sink cannot return it). */
+  private outcome: 'hold' | 'done' = 'done';
+  private final = false;
+  private out: DecodeEvent[] = [];
+  private metaProblems: string[] = [];
   private held: TraceRecord[] | undefined;
   private heldFor: string | undefined;
   private heldForCount = 0;
   private heldBytes = 0;
 
-  constructor(private readonly options: DecodeStreamOptions = {}) {}
+  constructor(private readonly options: DecodeStreamOptions = {}) {
+    this.router = new SessionRouter<SessionConversations>(
+      {
+        start: (ctx) => {
+          const s: SessionConversations = { ctx, bySide: [undefined, undefined, undefined], metas: [] };
+          this.sessions.set(ctxKey(ctx), s);
+          return s;
+        },
+        record: (s, rec) => {
+          this.outcome = rec.kind === 'bad' ? this.bad(s, rec) : this.message(s, rec);
+        },
+        meta: (s, m) => this.metaFor(s, m),
+        closeIdle: (s) => {
+          this.sessions.delete(ctxKey(s.ctx));
+        },
+      },
+      MAX_OPEN_SESSIONS,
+    );
+  }
+
 
   push(record: TraceRecord, out: DecodeEvent[]): void {
     if (this.held) {
@@ -162,14 +182,8 @@ export class RecordStreamDecoder {
     if (this.held) this.release(out);
   }
 
-  private find(ctx: string | undefined, side: Side | undefined): OpenConversation | undefined {
-    return this.bySide[sideIndex(side)]!.get(ctxKey(ctx));
-  }
-
-  /** Conversations a meta record can apply to: all of them (least recently seen first) or those of its ctx. */
-  private scopedBy(meta: MetaRecord): Iterable<Conversation> {
-    if (meta.ctx !== undefined) return this.byCtx.get(ctxKey(meta.ctx)) ?? [];
-    return [...this.conversations.values()].sort((a, b) => a.seen - b.seen).map((o) => o.conversation);
+  private find(ctx: string | undefined, side: Side | undefined): Conversation | undefined {
+    return this.sessions.get(ctxKey(ctx))?.bySide[sideIndex(side)];
   }
 
   private declaredFor(side: Side | undefined, ctx: string | undefined): Revision | undefined {
@@ -180,9 +194,10 @@ export class RecordStreamDecoder {
     return undefined;
   }
 
-  private makeConversation(side: Side | undefined, ctx: string | undefined, rev: Revision, source: RevisionSource, guess?: RevisionGuess): Conversation {
+  private makeConversation(session: SessionConversations, side: Side | undefined, rev: Revision, source: RevisionSource, guess?: RevisionGuess): Conversation {
+    const ctx = session.ctx;
     const helpers = new HelperTable(this.options.symbols);
-    for (const meta of [...this.globalMeta, ...(this.ctxMeta.get(ctxKey(ctx)) ?? [])]) if (metaApplies(meta, side, ctx)) helpers.applyMeta(meta.fields);
+    for (const meta of [...this.router.globalMeta, ...session.metas]) if (metaApplies(meta, side, ctx)) helpers.applyMeta(meta.fields);
     if (featuresOf(rev).allocator === 'explicit') helpers.expectDispose();
     const c: Conversation = {
       key: conversationKey(ctx, side),
@@ -193,90 +208,71 @@ export class RecordStreamDecoder {
       revisionSource: source,
       ...(guess && { guess }),
     };
-    const open: OpenConversation = { conversation: c, seen: ++this.tick };
-    this.conversations.set(c.key, open);
-    this.bySide[sideIndex(side)]!.set(ctxKey(ctx), open);
-    const same = this.byCtx.get(ctxKey(ctx));
-    if (same) same.push(c);
-    else this.byCtx.set(ctxKey(ctx), [c]);
-    if (this.conversations.size > MAX_OPEN_CONVERSATIONS) this.forgetOldest();
+    session.bySide[sideIndex(side)] = c;
     return c;
   }
 
-  /** Releases the conversation seen least recently (a long log of many sessions stays bounded). */
-  private forgetOldest(): void {
-    let oldest: OpenConversation | undefined;
-    for (const o of this.conversations.values()) if (oldest === undefined || o.seen < oldest.seen) oldest = o;
-    if (oldest === undefined) return;
-    const c = oldest.conversation;
-    this.conversations.delete(c.key);
-    this.bySide[sideIndex(c.side)]!.delete(ctxKey(c.ctx));
-    const same = this.byCtx.get(ctxKey(c.ctx))?.filter((x) => x !== c);
-    if (same?.length) this.byCtx.set(ctxKey(c.ctx), same);
-    else this.byCtx.delete(ctxKey(c.ctx));
-  }
-
   private handle(record: TraceRecord, final: boolean, out: DecodeEvent[]): 'hold' | 'done' {
-    const options = this.options;
+    this.final = final;
+    this.out = out;
+    this.outcome = 'done';
     if (record.kind === 'meta') {
       const problems: string[] = [];
       if (record.rev !== undefined) {
-        if (isRevision(record.rev)) {
-          this.declaredRev.set(`${record.side ?? '*'}|${record.ctx ?? '*'}`, record.rev);
-          if (!options.rev) {
-            for (const c of this.scopedBy(record)) {
-              if (metaApplies(record, c.side, c.ctx)) {
-                c.decoder.setRevision(record.rev);
-                c.revisionSource = 'meta';
-              }
-            }
-          }
-        } else {
-          problems.push(`unknown revision "${record.rev}"`);
-        }
+        if (isRevision(record.rev)) this.declaredRev.set(`${record.side ?? '*'}|${record.ctx ?? '*'}`, record.rev);
+        else problems.push(`unknown revision "${record.rev}"`);
       }
-      if (record.ctx === undefined) remember(this.globalMeta, record);
-      else {
-        let list = this.ctxMeta.get(ctxKey(record.ctx));
-        if (!list) this.ctxMeta.set(ctxKey(record.ctx), (list = []));
-        remember(list, record);
-      }
-      for (const c of this.scopedBy(record)) {
-        if (metaApplies(record, c.side, c.ctx)) problems.push(...c.helpers.applyMeta(record.fields).map((f) => `bad helper key ${f}`));
-      }
+      this.metaProblems = problems;
+      this.router.push(record);
       out.push({ type: 'meta', record, problems: [...new Set(problems)] });
       return 'done';
     }
-    if (record.kind === 'bad') {
-      const c = this.find(record.ctx, record.side)?.conversation;
-      if (c) c.decoder.noteLostRecord();
-      else if (record.side === undefined) {
-        // Its side is unreadable (`side=JS`): it may be a lost record of any conversation of its ctx.
-        for (const other of this.byCtx.get(ctxKey(record.ctx)) ?? []) other.decoder.noteLostRecord();
+    this.router.push(record);
+    return this.outcome;
+  }
+
+  /** A meta record reaches a session it scopes: its conversations take its revision and helper ids. */
+  private metaFor(session: SessionConversations, meta: MetaRecord): void {
+    if (meta.ctx !== undefined) remember(session.metas, meta);
+    for (const c of session.bySide) {
+      if (!c || !metaApplies(meta, c.side, c.ctx)) continue;
+      if (meta.rev !== undefined && isRevision(meta.rev) && !this.options.rev) {
+        c.decoder.setRevision(meta.rev);
+        c.revisionSource = 'meta';
       }
-      out.push(c ? { type: 'bad', record, conversation: c } : { type: 'bad', record });
-      return 'done';
+      this.metaProblems.push(...c.helpers.applyMeta(meta.fields).map((f) => `bad helper key ${f}`));
     }
-    const open = this.find(record.ctx, record.side);
-    let c: Conversation;
-    if (open) {
-      open.seen = ++this.tick;
-      c = open.conversation;
-    } else {
+  }
+
+  private bad(session: SessionConversations, record: BadRecord): 'done' {
+    const c = session.bySide[sideIndex(record.side)];
+    if (c) c.decoder.noteLostRecord();
+    else if (record.side === undefined) {
+      // Its side is unreadable (`side=JS`): it may be a lost record of any conversation of its ctx.
+      for (const other of session.bySide) other?.decoder.noteLostRecord();
+    }
+    this.out.push(c ? { type: 'bad', record, conversation: c } : { type: 'bad', record });
+    return 'done';
+  }
+
+  private message(session: SessionConversations, record: MessageRecord): 'hold' | 'done' {
+    const options = this.options;
+    let c = session.bySide[sideIndex(record.side)];
+    if (!c) {
       const rev = options.rev ?? this.declaredFor(record.side, record.ctx);
       if (rev) {
-        c = this.makeConversation(record.side, record.ctx, rev, options.rev ? 'option' : 'meta');
-      } else if (!final) {
+        c = this.makeConversation(session, record.side, rev, options.rev ? 'option' : 'meta');
+      } else if (!this.final) {
         return 'hold';
       } else {
-        out.push({ type: 'undecidable', record, reason: 'no revision declared (meta rev= or --rev) and no R-Eval to guess it from' });
+        this.out.push({ type: 'undecidable', record, reason: 'no revision declared (meta rev= or --rev) and no R-Eval to guess it from' });
         return 'done';
       }
     }
     const message = c.decoder.decode(record);
     // The helpers learn from every message in order, so the names printed follow the evidence (wire §9.1).
     c.helpers.observeMessage(message, c.decoder.open);
-    out.push({ type: 'message', message, conversation: c });
+    this.out.push({ type: 'message', message, conversation: c });
     return 'done';
   }
 
@@ -289,15 +285,16 @@ export class RecordStreamDecoder {
     for (const r of pending) {
       if (r.kind !== 'message') continue;
       const k = conversationKey(r.ctx, r.side);
-      if (this.conversations.has(k)) continue;
+      if (this.find(r.ctx, r.side)) continue;
       let list = samples.get(k);
       if (!list) samples.set(k, (list = []));
       if (list.length < DETECTION_SAMPLE) list.push(r);
     }
-    for (const [k, sample] of samples) {
-      if (this.conversations.has(k) || this.declaredFor(sample[0]!.side, sample[0]!.ctx)) continue;
+    for (const sample of samples.values()) {
+      const first = sample[0]!;
+      if (this.find(first.ctx, first.side) || this.declaredFor(first.side, first.ctx)) continue;
       const guess = detectRevision(sample);
-      if (guess) this.makeConversation(sample[0]!.side, sample[0]!.ctx, guess.rev, 'guess', guess);
+      if (guess) this.makeConversation(this.router.session(first.ctx), first.side, guess.rev, 'guess', guess);
     }
     for (const r of pending) this.handle(r, true, out);
   }
@@ -307,10 +304,12 @@ const ctxKey = (ctx: string | undefined): string => ctx ?? '\u0000';
 
 const sideIndex = (side: Side | undefined): number => (side === 'rust' ? 0 : side === 'js' ? 1 : 2);
 
-interface OpenConversation {
-  readonly conversation: Conversation;
-  /** Tick of the last record seen (the conversation released first is the one with the lowest). */
-  seen: number;
+/** The conversations of one session (ctx), by side: rust, js, and records without a side. */
+interface SessionConversations {
+  readonly ctx: string | undefined;
+  readonly bySide: [Conversation | undefined, Conversation | undefined, Conversation | undefined];
+  /** The meta records of this ctx, newest last (bounded): conversations that start later take them. */
+  readonly metas: MetaRecord[];
 }
 
 const scopeKeys = (side: Side | undefined, ctx: string | undefined): string[] => [

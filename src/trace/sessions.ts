@@ -20,8 +20,11 @@ export interface SessionSink<S> {
   closeIdle(session: S): void;
 }
 
+/** Meta records without ctx kept for sessions that start later. */
+const MAX_GLOBAL_META = 64;
+
 export class SessionRouter<S> {
-  /** Meta records without a ctx, in order: they apply to every session, also to those that start later. */
+  /** Meta records without a ctx, in order (the newest 64): they apply to every session, also to those that start later. */
   readonly globalMeta: MetaRecord[] = [];
   /** Open sessions by ctx key, the one seen least recently first. */
   private readonly open = new Map<string, S>();
@@ -54,6 +57,8 @@ export class SessionRouter<S> {
   private meta(rec: MetaRecord): void {
     if (rec.ctx === undefined) {
       this.globalMeta.push(rec);
+      // The newest ones: a log of many recorder starts must not make every new session read them all.
+      if (this.globalMeta.length > MAX_GLOBAL_META) this.globalMeta.shift();
       for (const s of this.open.values()) this.sink.meta(s, rec);
       return;
     }
@@ -67,7 +72,12 @@ export class SessionRouter<S> {
   }
 
   private sessionFor(rec: MessageRecord | BadRecord): S {
-    const key = rec.ctx ?? '\u0000';
+    return this.session(rec.ctx);
+  }
+
+  /** The open session of `ctx`, started now if it has none (a consumer may need one before its first record). */
+  session(ctx: string | undefined): S {
+    const key = ctx ?? '\u0000';
     if (key === this.lastKey && this.last !== undefined) return this.last;
     this.lastKey = key;
     let s = this.open.get(key);
@@ -78,7 +88,7 @@ export class SessionRouter<S> {
       this.last = s;
       return s;
     }
-    s = this.sink.start(rec.ctx, this.started++, this.closedKeys.has(key));
+    s = this.sink.start(ctx, this.started++, this.closedKeys.has(key));
     this.open.set(key, s);
     for (const m of this.pendingMeta.get(key) ?? []) this.sink.meta(s, m);
     this.pendingMeta.delete(key);
