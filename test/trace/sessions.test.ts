@@ -44,4 +44,10 @@ describe('SessionRouter', () => {
     expect(log).toEqual(['start a #0', 'record a 1', 'start b #1', 'record b 2', 'record a 3', 'start c #2', 'close b', 'record c 4', 'start b #3 again', 'close a', 'record b 5', 'start a #4 again', 'close c', 'record a 6']);
     expect(router.openSessions().map((s) => s.ctx)).toEqual(['b', 'a']);
   });
+
+  it('keeps the newest 64 meta records without ctx for sessions still to come', () => {
+    const { router } = logged(8);
+    for (let i = 1; i <= 70; i++) router.push(meta(undefined, i));
+    expect(router.globalMeta.map((m) => m.loc.line)).toEqual(Array.from({ length: 64 }, (_, i) => i + 7));
+  });
 });
