@@ -1,7 +1,8 @@
 import type { ChalkInstance } from 'chalk';
 import type { Conversation, DecodeEvent } from '../protocol/stream.js';
-import type { DecodeIssue, DecodedMessage, Op } from '../protocol/messages.js';
-import { formatSignature, formatType } from '../protocol/types.js';
+import type { DecodeIssue, DecodedMessage, JsCall, Op } from '../protocol/messages.js';
+import { formatSignature, formatType, type Signature, type TypeDef } from '../protocol/types.js';
+import type { Value } from '../protocol/values.js';
 import { formatLocation, type RecordLocation } from '../trace/record.js';
 import { formatCallbackKey, formatValue, valueToJson, type JsonValue } from '../protocol/format.js';
 
@@ -85,6 +86,189 @@ export function messageToJson(m: DecodedMessage, c: Conversation): Record<string
   if (m.exchange) out.exchange = m.exchange.serial;
   if (m.issues.length) out.issues = m.issues.map(issueJson);
   return out;
+}
+
+/** JSON text of a number as JSON.stringify writes it (non-finite numbers are null). */
+const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+
+/** JSON text of the short strings that recur on every line (sides, directions, kinds, markers), each made once. */
+const LITERAL_JSON = new Map<string, string>();
+function literal(text: string): string {
+  let json = LITERAL_JSON.get(text);
+  if (json === undefined) {
+    json = JSON.stringify(text);
+    if (LITERAL_JSON.size < 256) LITERAL_JSON.set(text, json);
+  }
+  return json;
+}
+
+/** JSON text of an id list, as JSON.stringify writes the array. */
+function numberListJson(ids: readonly number[]): string {
+  let s = '[';
+  for (let i = 0; i < ids.length; i++) s += i === 0 ? num(ids[i]!) : `,${num(ids[i]!)}`;
+  return `${s}]`;
+}
+
+/** JSON text of a value: exactly JSON.stringify(valueToJson(v)), without the intermediate objects. */
+export function valueJsonText(v: Value): string {
+  switch (v.kind) {
+    case 'unit':
+      return 'null';
+    case 'bool':
+      return v.value ? 'true' : 'false';
+    case 'int':
+      if (typeof v.value === 'bigint') return JSON.stringify(valueToJson(v));
+      return num(v.value);
+    case 'float':
+      return Number.isFinite(v.value) ? String(v.value) : `"${String(v.value)}"`;
+    case 'string':
+      return JSON.stringify(v.value);
+    case 'cached-string':
+      return `{"cachedString":${num(v.id)}}`;
+    case 'heapref':
+      return v.id === undefined ? '{"heapRef":null}' : `{"heapRef":${num(v.id)}}`;
+    case 'borrowed':
+      return v.id === undefined ? '{"borrowed":null}' : `{"borrowed":${num(v.id)}}`;
+    case 'callback':
+      return v.policy !== undefined ? `{"callback":${num(v.key)},"policy":${num(v.policy)}}` : `{"callback":${num(v.key)}}`;
+    case 'option':
+      return v.value === null ? '{"none":true}' : `{"some":${valueJsonText(v.value)}}`;
+    case 'result':
+      return v.ok ? `{"ok":${valueJsonText(v.value)}}` : `{"err":${valueJsonText(v.value)}}`;
+    case 'array':
+      return valueListJson(v.items);
+    case 'clamped': {
+      let s = '{"clamped":[';
+      for (let i = 0; i < v.bytes.length; i++) s += i === 0 ? String(v.bytes[i]!) : `,${v.bytes[i]!}`;
+      return `${s}]}`;
+    }
+    case 'enum':
+      return v.variant !== undefined ? `{"enum":${num(v.index)},"variant":${JSON.stringify(v.variant)}}` : `{"enum":${num(v.index)}}`;
+  }
+}
+
+function valueListJson(items: readonly Value[]): string {
+  let s = '[';
+  for (let i = 0; i < items.length; i++) s += i === 0 ? valueJsonText(items[i]!) : `,${valueJsonText(items[i]!)}`;
+  return `${s}]`;
+}
+
+/** JSON.stringify(formatType(t)), once per (interned) type definition. */
+const TYPE_JSON = new WeakMap<TypeDef, string>();
+function typeJson(t: TypeDef): string {
+  let text = TYPE_JSON.get(t);
+  if (text === undefined) TYPE_JSON.set(t, (text = JSON.stringify(formatType(t))));
+  return text;
+}
+
+/** An op's `"signature":…,"params":[…],"ret":…,"args":[` part, once per (interned) signature. */
+const SIGNATURE_JSON = new WeakMap<Signature, string>();
+function signatureJson(sig: Signature): string {
+  let text = SIGNATURE_JSON.get(sig);
+  if (text === undefined) {
+    text = `,"signature":${JSON.stringify(formatSignature(sig))},"params":[${sig.params.map(typeJson).join(',')}],"ret":${typeJson(sig.ret)},"args":`;
+    SIGNATURE_JSON.set(sig, text);
+  }
+  return text;
+}
+
+/** The last input name and revision seen, as JSON text: one input and one revision serve run after run of records. */
+let lastInput: string | undefined;
+let lastInputJson = '';
+let lastRev: string | undefined;
+let lastRevJson = '';
+
+function issueJsonText(i: DecodeIssue): string {
+  let s = `{"kind":${JSON.stringify(i.kind)},"severity":${JSON.stringify(i.severity)},"message":${JSON.stringify(i.message)}`;
+  if (i.byteOffset !== undefined) s += `,"byteOffset":${num(i.byteOffset)}`;
+  if (i.op !== undefined) s += `,"op":${num(i.op)}`;
+  if (i.consequence) s += ',"consequence":true';
+  return `${s}}`;
+}
+
+function callJsonText(call: JsCall): string {
+  switch (call.kind) {
+    case 'callback':
+      return `{"kind":"callback","key":${num(call.key)}${call.type ? `,"signature":${typeJson(call.type)}` : ''},"args":${valueListJson(call.args)}}`;
+    case 'drop-native':
+      return `{"kind":"drop-native","key":${num(call.key)}}`;
+    case 'export':
+      return `{"kind":"export","name":${JSON.stringify(call.name)},"args":${numberListJson(call.args)}}`;
+    case 'unknown':
+      return `{"kind":"unknown","fnId":${num(call.fnId)}}`;
+  }
+}
+
+/**
+ * One dump NDJSON line (without its line end) for a decoded message: byte for byte
+ * JSON.stringify(messageToJson(m, c)), or with `"message":n` first when the message number
+ * is given. Written straight to text because dump --json writes several times the bytes it
+ * reads: building and then stringifying the objects cost most of its time.
+ */
+export function messageJsonLine(m: DecodedMessage, c: Conversation, message?: number): string {
+  const r = m.record;
+  const loc = r.loc;
+  if (loc.input !== lastInput) {
+    lastInput = loc.input;
+    lastInputJson = JSON.stringify(loc.input);
+  }
+  const rev = c.decoder.revision;
+  if (rev !== lastRev) {
+    lastRev = rev;
+    lastRevJson = JSON.stringify(rev);
+  }
+  let s = message !== undefined ? `{"message":${num(message)},"input":${lastInputJson}` : `{"input":${lastInputJson}`;
+  if (loc.line !== undefined) s += `,"line":${num(loc.line)}`;
+  if (loc.offset !== undefined) s += `,"offset":${num(loc.offset)}`;
+  s += r.side == null ? ',"side":null' : `,"side":${literal(r.side)}`;
+  s += r.seq == null ? ',"seq":null' : `,"seq":${num(r.seq)}`;
+  s += r.t == null ? ',"t":null' : `,"t":${num(r.t)}`;
+  if (r.ctx !== undefined) s += `,"ctx":${JSON.stringify(r.ctx)}`;
+  s += `,"dir":${literal(r.dir)},"type":${m.kind == null ? 'null' : literal(m.kind)},"rev":${lastRevJson},"depth":${num(m.depth)},"bytes":${r.data.length}`;
+  const b = m.body;
+  if (b?.kind === 'r-eval') {
+    if (b.evaluateId !== undefined) s += `,"evaluateId":${num(b.evaluateId)}`;
+    if (b.reservedCount !== undefined) s += `,"reservedCount":${num(b.reservedCount)}`;
+    if (b.installIds) s += `,"installIds":${numberListJson(b.installIds)}`;
+    if (b.reservedIds) s += `,"reservedIds":${numberListJson(b.reservedIds)}`;
+    s += ',"ops":[';
+    const ops = b.ops;
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      if (i > 0) s += ',';
+      s += `{"index":${num(op.index)},"fnId":${num(op.fnId)}`;
+      // The order of opName: the role first (it may note that the heuristic was relied on), then the name.
+      const role = c.helpers.roleOf(op);
+      const name = c.helpers.nameOf(op.fnId) ?? (role?.source === 'heuristic' ? `${role.role}?` : undefined);
+      if (name !== undefined) s += `,"name":${JSON.stringify(name)}`;
+      if (role) s += `,"helper":${JSON.stringify(`${role.role} (${role.source})`)}`;
+      s += `,"marker":${literal(op.marker)},"typeId":${num(op.typeId)}${signatureJson(op.signature)}${valueListJson(op.args)}}`;
+    }
+    s += ']';
+  } else if (b?.kind === 'j-resp') {
+    if (b.evaluateId !== undefined) s += `,"evaluateId":${num(b.evaluateId)}`;
+    s += ',"results":[';
+    const results = b.results;
+    for (let i = 0; i < results.length; i++) {
+      const x = results[i]!;
+      if (i > 0) s += ',';
+      s += `{"op":${num(x.op)},"type":${typeJson(x.type)},"value":${valueJsonText(x.value)},"filledReservation":${x.filledReservation ? 'true' : 'false'}}`;
+    }
+    s += ']';
+  } else if (b?.kind === 'j-eval') {
+    s += `,"call":${callJsonText(b.call)}`;
+  } else if (b?.kind === 'r-resp') {
+    if (b.installIds) s += `,"installIds":${numberListJson(b.installIds)}`;
+    s += `,"value":${b.value ? valueJsonText(b.value) : 'null'}`;
+    if (b.type) s += `,"valueType":${typeJson(b.type)}`;
+  }
+  if (m.exchange) s += `,"exchange":${num(m.exchange.serial)}`;
+  if (m.issues.length) {
+    s += ',"issues":[';
+    for (let i = 0; i < m.issues.length; i++) s += i === 0 ? issueJsonText(m.issues[i]!) : `,${issueJsonText(m.issues[i]!)}`;
+    s += ']';
+  }
+  return `${s}}`;
 }
 
 export function badRecordJson(loc: RecordLocation, message: string, extra: { seq?: number; side?: string } = {}): Record<string, JsonValue> {
