@@ -1,8 +1,9 @@
+import type { Writable } from 'node:stream';
 import type { Direction, Side } from '../trace/record.js';
 import { RecordStreamDecoder, type DecodeEvent } from '../protocol/stream.js';
 import type { Revision } from '../protocol/revisions.js';
-import { badRecordJson, messageJsonLine, renderEventText } from '../report/dump.js';
-import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, UsageError, colorFor, writeOut, type CliIO } from './io.js';
+import { badRecordJson, renderEventText, TextBytes, writeMessageJson } from '../report/dump.js';
+import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, OutputClosed, UsageError, colorFor, type CliIO } from './io.js';
 import { loadSymbols, type SeqRange } from './options.js';
 import { readInputs, type InputProblem } from './inputs.js';
 import type { TraceRecord } from '../trace/record.js';
@@ -23,8 +24,9 @@ export interface DumpOptions {
   format?: 'text' | 'json';
 }
 
-/** Output is written once this much text is waiting. */
-const WRITE_CHUNK_CHARS = 1 << 20;
+/** Output is written once this many bytes are waiting. */
+const WRITE_CHUNK_BYTES = 1 << 20;
+const NEWLINE = 0x0a;
 
 /** `bridge-trace dump`: every record, decoded, for a person or as NDJSON. */
 export async function runDump(inputs: string[], options: DumpOptions, io: CliIO): Promise<number> {
@@ -68,9 +70,10 @@ export async function runDump(inputs: string[], options: DumpOptions, io: CliIO)
 
   // Output is collected into one string per batch of records and written when it is large:
   // dump --json writes several times the bytes it reads, so per-line writes would dominate.
-  let pending = '';
+  const out = new TextBytes(WRITE_CHUNK_BYTES + (WRITE_CHUNK_BYTES >> 2));
   const emit = (line: string): void => {
-    pending += `${line}\n`;
+    out.text(line);
+    out.byte(NEWLINE);
   };
   const decodeOptions = { ...(opts.rev && { rev: opts.rev }), ...(symbols && { symbols }) };
   const guessedNoted = new Map<string, Set<string>>();
@@ -109,7 +112,10 @@ export async function runDump(inputs: string[], options: DumpOptions, io: CliIO)
         }
         if (shown(e)) {
           if (opts.json) {
-            if (e.type === 'message') emit(messageJsonLine(e.message, e.conversation, messageOf(e)));
+            if (e.type === 'message') {
+              writeMessageJson(out, e.message, e.conversation, messageOf(e));
+              out.byte(NEWLINE);
+            }
             else if (e.type === 'bad')
               emit(JSON.stringify(badRecordJson(e.record.loc, e.record.message, { ...(e.record.seq !== undefined && { seq: e.record.seq }), ...(e.record.side && { side: e.record.side }) })));
             else if (e.type === 'undecidable') emit(JSON.stringify(badRecordJson(e.record.loc, e.reason)));
@@ -126,15 +132,12 @@ export async function runDump(inputs: string[], options: DumpOptions, io: CliIO)
         decoder.push(batch[r]!, events);
         if (events.length > 0) handle();
       }
-      if (pending.length >= WRITE_CHUNK_CHARS) {
-        await writeOut(io.stdout, pending);
-        pending = '';
-      }
+      if (out.length >= WRITE_CHUNK_BYTES) await writeBytes(io.stdout, out.take());
     }
     decoder.end(events);
     handle();
   }
-  if (pending.length > 0) await writeOut(io.stdout, pending);
+  if (out.length > 0) await writeBytes(io.stdout, out.take());
   const err = colorFor(io, 'stderr', opts.color);
   for (const p of problems) io.stderr.write(`${err.red('error:')} ${p.message}\n`);
   if (!opts.json) {
@@ -170,4 +173,22 @@ async function* taggedBatches(
     for (const r of batch) tags.set(r, [input, ordinal++]);
     yield batch;
   }
+}
+
+/** writeOut for bytes: waits when the destination asks for it, so a piped dump is never cut. */
+async function writeBytes(stream: Writable, bytes: Uint8Array): Promise<void> {
+  if (stream.destroyed || stream.writableEnded) throw new OutputClosed('output closed');
+  if (stream.write(bytes)) return;
+  await new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => {
+      stream.off('error', onError);
+      resolve();
+    };
+    const onError = (e: Error): void => {
+      stream.off('drain', onDrain);
+      reject(e);
+    };
+    stream.once('drain', onDrain);
+    stream.once('error', onError);
+  });
 }

@@ -88,187 +88,517 @@ export function messageToJson(m: DecodedMessage, c: Conversation): Record<string
   return out;
 }
 
-/** JSON text of a number as JSON.stringify writes it (non-finite numbers are null). */
-const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+/**
+ * Output text built as UTF-8 bytes. dump --json writes several times the bytes it reads:
+ * building strings piece by piece and then encoding them cost most of its time, so lines
+ * are written straight into a byte buffer, fixed parts copied from bytes made once.
+ */
+export class TextBytes {
+  private buf: Buffer;
+  private pos = 0;
 
-/** JSON text of the short strings that recur on every line (sides, directions, kinds, markers), each made once. */
-const LITERAL_JSON = new Map<string, string>();
-function literal(text: string): string {
-  let json = LITERAL_JSON.get(text);
-  if (json === undefined) {
-    json = JSON.stringify(text);
-    if (LITERAL_JSON.size < 256) LITERAL_JSON.set(text, json);
+  constructor(private readonly initial = 1 << 20) {
+    this.buf = Buffer.allocUnsafe(initial);
   }
-  return json;
+
+  get length(): number {
+    return this.pos;
+  }
+
+  /** The bytes written so far, handed over: the next write goes to fresh memory. */
+  take(): Uint8Array {
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = Buffer.allocUnsafe(this.initial);
+    this.pos = 0;
+    return out;
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.pos++] = b;
+  }
+
+  bytes(b: Uint8Array): void {
+    const n = b.length;
+    this.room(n);
+    const buf = this.buf;
+    let pos = this.pos;
+    if (n > 64) buf.set(b, pos);
+    else for (let i = 0; i < n; i++) buf[pos + i] = b[i]!;
+    this.pos = pos + n;
+  }
+
+  /** Any text, UTF-8 encoded. */
+  text(s: string): void {
+    const n = s.length;
+    this.room(n * 3);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.pos = pos + buf.write(s.slice(i), pos, 'utf8');
+        return;
+      }
+      buf[pos++] = c;
+    }
+    this.pos = pos;
+  }
+
+  /** A number as JSON.stringify writes it (non-finite numbers are null). */
+  number(n: number): void {
+    if (n >= 0 && n < 0x80000000 && (n | 0) === n) {
+      this.room(10);
+      const buf = this.buf;
+      if (n < 10) {
+        buf[this.pos++] = 0x30 + n;
+        return;
+      }
+      let digits = 1;
+      for (let x = n; x >= 10; x = (x / 10) | 0) digits++;
+      let at = this.pos + digits;
+      this.pos = at;
+      for (let x = n; ; ) {
+        const q = (x / 10) | 0;
+        buf[--at] = 0x30 + (x - q * 10);
+        if (q === 0) break;
+        x = q;
+      }
+      return;
+    }
+    this.text(Number.isFinite(n) ? String(n) : 'null');
+  }
+
+  /** A string as JSON.stringify writes it. */
+  string(s: string): void {
+    const n = s.length;
+    this.room(n + 2);
+    const buf = this.buf;
+    let pos = this.pos;
+    buf[pos++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      // Quote, backslash, control characters and anything not ASCII: JSON.stringify's rules.
+      if (c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c) {
+        this.text(JSON.stringify(s));
+        return;
+      }
+      buf[pos++] = c;
+    }
+    buf[pos++] = 0x22;
+    this.pos = pos;
+  }
 }
 
-/** JSON text of an id list, as JSON.stringify writes the array. */
-function numberListJson(ids: readonly number[]): string {
-  let s = '[';
-  for (let i = 0; i < ids.length; i++) s += i === 0 ? num(ids[i]!) : `,${num(ids[i]!)}`;
-  return `${s}]`;
+const encoder = new TextEncoder();
+const bytesOf = (text: string): Uint8Array => encoder.encode(text);
+
+/** Fixed parts of the lines, as bytes. */
+const K = {
+  message: bytesOf('{"message":'),
+  line: bytesOf(',"line":'),
+  offset: bytesOf(',"offset":'),
+  sideNull: bytesOf(',"side":null'),
+  side: bytesOf(',"side":'),
+  seqNull: bytesOf(',"seq":null'),
+  seq: bytesOf(',"seq":'),
+  tNull: bytesOf(',"t":null'),
+  t: bytesOf(',"t":'),
+  bytes: bytesOf(',"bytes":'),
+  evaluateId: bytesOf(',"evaluateId":'),
+  reservedCount: bytesOf(',"reservedCount":'),
+  installIds: bytesOf(',"installIds":'),
+  reservedIds: bytesOf(',"reservedIds":'),
+  ops: bytesOf(',"ops":['),
+  opIndex: bytesOf('{"index":'),
+  results: bytesOf(',"results":['),
+  resultOp: bytesOf('{"op":'),
+  value: bytesOf(',"value":'),
+  filled: bytesOf(',"filledReservation":true}'),
+  notFilled: bytesOf(',"filledReservation":false}'),
+  call: bytesOf(',"call":'),
+  valueNull: bytesOf(',"value":null'),
+  valueType: bytesOf(',"valueType":'),
+  exchange: bytesOf(',"exchange":'),
+  issues: bytesOf(',"issues":['),
+  unit: bytesOf('null'),
+  true: bytesOf('true'),
+  false: bytesOf('false'),
+  heapRefNull: bytesOf('{"heapRef":null}'),
+  heapRef: bytesOf('{"heapRef":'),
+  borrowedNull: bytesOf('{"borrowed":null}'),
+  borrowed: bytesOf('{"borrowed":'),
+  cachedString: bytesOf('{"cachedString":'),
+  callback: bytesOf('{"callback":'),
+  policy: bytesOf(',"policy":'),
+  none: bytesOf('{"none":true}'),
+  some: bytesOf('{"some":'),
+  ok: bytesOf('{"ok":'),
+  err: bytesOf('{"err":'),
+  clamped: bytesOf('{"clamped":['),
+  enum: bytesOf('{"enum":'),
+  variant: bytesOf(',"variant":'),
+} as const;
+
+const COMMA = 0x2c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const CLOSE_BRACE = 0x7d;
+
+function writeNumberList(w: TextBytes, ids: readonly number[]): void {
+  w.byte(OPEN_BRACKET);
+  for (let i = 0; i < ids.length; i++) {
+    if (i > 0) w.byte(COMMA);
+    w.number(ids[i]!);
+  }
+  w.byte(CLOSE_BRACKET);
 }
 
-/** JSON text of a value: exactly JSON.stringify(valueToJson(v)), without the intermediate objects. */
-export function valueJsonText(v: Value): string {
+/** A value as JSON.stringify(valueToJson(v)) writes it, without the intermediate objects. */
+export function writeValueJson(w: TextBytes, v: Value): void {
   switch (v.kind) {
     case 'unit':
-      return 'null';
+      return w.bytes(K.unit);
     case 'bool':
-      return v.value ? 'true' : 'false';
+      return w.bytes(v.value ? K.true : K.false);
     case 'int':
-      if (typeof v.value === 'bigint') return JSON.stringify(valueToJson(v));
-      return num(v.value);
+      if (typeof v.value === 'bigint') return w.text(JSON.stringify(valueToJson(v)));
+      return w.number(v.value);
     case 'float':
-      return Number.isFinite(v.value) ? String(v.value) : `"${String(v.value)}"`;
+      if (Number.isFinite(v.value)) return w.number(v.value);
+      return w.string(String(v.value));
     case 'string':
-      return JSON.stringify(v.value);
+      return w.string(v.value);
     case 'cached-string':
-      return `{"cachedString":${num(v.id)}}`;
+      w.bytes(K.cachedString);
+      w.number(v.id);
+      return w.byte(CLOSE_BRACE);
     case 'heapref':
-      return v.id === undefined ? '{"heapRef":null}' : `{"heapRef":${num(v.id)}}`;
+      if (v.id === undefined) return w.bytes(K.heapRefNull);
+      w.bytes(K.heapRef);
+      w.number(v.id);
+      return w.byte(CLOSE_BRACE);
     case 'borrowed':
-      return v.id === undefined ? '{"borrowed":null}' : `{"borrowed":${num(v.id)}}`;
+      if (v.id === undefined) return w.bytes(K.borrowedNull);
+      w.bytes(K.borrowed);
+      w.number(v.id);
+      return w.byte(CLOSE_BRACE);
     case 'callback':
-      return v.policy !== undefined ? `{"callback":${num(v.key)},"policy":${num(v.policy)}}` : `{"callback":${num(v.key)}}`;
+      w.bytes(K.callback);
+      w.number(v.key);
+      if (v.policy !== undefined) {
+        w.bytes(K.policy);
+        w.number(v.policy);
+      }
+      return w.byte(CLOSE_BRACE);
     case 'option':
-      return v.value === null ? '{"none":true}' : `{"some":${valueJsonText(v.value)}}`;
+      if (v.value === null) return w.bytes(K.none);
+      w.bytes(K.some);
+      writeValueJson(w, v.value);
+      return w.byte(CLOSE_BRACE);
     case 'result':
-      return v.ok ? `{"ok":${valueJsonText(v.value)}}` : `{"err":${valueJsonText(v.value)}}`;
+      w.bytes(v.ok ? K.ok : K.err);
+      writeValueJson(w, v.value);
+      return w.byte(CLOSE_BRACE);
     case 'array':
-      return valueListJson(v.items);
-    case 'clamped': {
-      let s = '{"clamped":[';
-      for (let i = 0; i < v.bytes.length; i++) s += i === 0 ? String(v.bytes[i]!) : `,${v.bytes[i]!}`;
-      return `${s}]}`;
-    }
+      return writeValueList(w, v.items);
+    case 'clamped':
+      w.bytes(K.clamped);
+      for (let i = 0; i < v.bytes.length; i++) {
+        if (i > 0) w.byte(COMMA);
+        w.number(v.bytes[i]!);
+      }
+      w.byte(CLOSE_BRACKET);
+      return w.byte(CLOSE_BRACE);
     case 'enum':
-      return v.variant !== undefined ? `{"enum":${num(v.index)},"variant":${JSON.stringify(v.variant)}}` : `{"enum":${num(v.index)}}`;
+      w.bytes(K.enum);
+      w.number(v.index);
+      if (v.variant !== undefined) {
+        w.bytes(K.variant);
+        w.string(v.variant);
+      }
+      return w.byte(CLOSE_BRACE);
   }
 }
 
-function valueListJson(items: readonly Value[]): string {
-  let s = '[';
-  for (let i = 0; i < items.length; i++) s += i === 0 ? valueJsonText(items[i]!) : `,${valueJsonText(items[i]!)}`;
-  return `${s}]`;
-}
-
-/** JSON.stringify(formatType(t)), once per (interned) type definition. */
-const TYPE_JSON = new WeakMap<TypeDef, string>();
-function typeJson(t: TypeDef): string {
-  let text = TYPE_JSON.get(t);
-  if (text === undefined) TYPE_JSON.set(t, (text = JSON.stringify(formatType(t))));
-  return text;
-}
-
-/** An op's `"signature":…,"params":[…],"ret":…,"args":[` part, once per (interned) signature. */
-const SIGNATURE_JSON = new WeakMap<Signature, string>();
-function signatureJson(sig: Signature): string {
-  let text = SIGNATURE_JSON.get(sig);
-  if (text === undefined) {
-    text = `,"signature":${JSON.stringify(formatSignature(sig))},"params":[${sig.params.map(typeJson).join(',')}],"ret":${typeJson(sig.ret)},"args":`;
-    SIGNATURE_JSON.set(sig, text);
+function writeValueList(w: TextBytes, items: readonly Value[]): void {
+  w.byte(OPEN_BRACKET);
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) w.byte(COMMA);
+    writeValueJson(w, items[i]!);
   }
-  return text;
+  w.byte(CLOSE_BRACKET);
 }
 
-/** The last input name and revision seen, as JSON text: one input and one revision serve run after run of records. */
-let lastInput: string | undefined;
-let lastInputJson = '';
-let lastRev: string | undefined;
-let lastRevJson = '';
-
-function issueJsonText(i: DecodeIssue): string {
-  let s = `{"kind":${JSON.stringify(i.kind)},"severity":${JSON.stringify(i.severity)},"message":${JSON.stringify(i.message)}`;
-  if (i.byteOffset !== undefined) s += `,"byteOffset":${num(i.byteOffset)}`;
-  if (i.op !== undefined) s += `,"op":${num(i.op)}`;
-  if (i.consequence) s += ',"consequence":true';
-  return `${s}}`;
+/** JSON bytes of formatType(t), once per (interned) type definition. */
+const TYPE_JSON = new WeakMap<TypeDef, Uint8Array>();
+function typeJson(t: TypeDef): Uint8Array {
+  let bytes = TYPE_JSON.get(t);
+  if (bytes === undefined) TYPE_JSON.set(t, (bytes = bytesOf(JSON.stringify(formatType(t)))));
+  return bytes;
 }
 
-function callJsonText(call: JsCall): string {
-  switch (call.kind) {
-    case 'callback':
-      return `{"kind":"callback","key":${num(call.key)}${call.type ? `,"signature":${typeJson(call.type)}` : ''},"args":${valueListJson(call.args)}}`;
-    case 'drop-native':
-      return `{"kind":"drop-native","key":${num(call.key)}}`;
-    case 'export':
-      return `{"kind":"export","name":${JSON.stringify(call.name)},"args":${numberListJson(call.args)}}`;
-    case 'unknown':
-      return `{"kind":"unknown","fnId":${num(call.fnId)}}`;
+/** An op's `,"signature":…,"params":[…],"ret":…,"args":` part, once per (interned) signature. */
+const SIGNATURE_JSON = new WeakMap<Signature, Uint8Array>();
+function signatureJson(sig: Signature): Uint8Array {
+  let bytes = SIGNATURE_JSON.get(sig);
+  if (bytes === undefined) {
+    const params = sig.params.map((t) => JSON.stringify(formatType(t))).join(',');
+    bytes = bytesOf(`,"signature":${JSON.stringify(formatSignature(sig))},"params":[${params}],"ret":${JSON.stringify(formatType(sig.ret))},"args":`);
+    SIGNATURE_JSON.set(sig, bytes);
+  }
+  return bytes;
+}
+
+/** The last text seen in one place of the line and its bytes: inputs, ctxs and revisions come in long runs. */
+class LastBytes {
+  private text: string | undefined;
+  private bytes: Uint8Array = new Uint8Array(0);
+  constructor(private readonly make: (text: string) => string) {}
+  get(text: string): Uint8Array {
+    if (text !== this.text) {
+      this.text = text;
+      this.bytes = bytesOf(this.make(text));
+    }
+    return this.bytes;
+  }
+}
+
+const INPUT_FIRST = new LastBytes((input) => `{"input":${JSON.stringify(input)}`);
+const INPUT_AFTER = new LastBytes((input) => `,"input":${JSON.stringify(input)}`);
+const CTX = new LastBytes((ctx) => `,"ctx":${JSON.stringify(ctx)}`);
+const REV = new LastBytes((rev) => `,"rev":${JSON.stringify(rev)},"depth":`);
+const SIDE_RUST = bytesOf(',"side":"rust"');
+const SIDE_JS = bytesOf(',"side":"js"');
+
+/** `,"dir":…,"type":…` by direction and kind. */
+const DIR_TYPE = new Map<string, Map<string | undefined, Uint8Array>>();
+function dirTypeBytes(dir: string, kind: string | undefined): Uint8Array {
+  let byKind = DIR_TYPE.get(dir);
+  if (!byKind) DIR_TYPE.set(dir, (byKind = new Map()));
+  let bytes = byKind.get(kind);
+  if (!bytes) byKind.set(kind, (bytes = bytesOf(`,"dir":${JSON.stringify(dir)},"type":${kind == null ? 'null' : JSON.stringify(kind)}`)));
+  return bytes;
+}
+
+/** What an op's line holds after its index, up to its arguments: the same for every call of one function. */
+interface OpTail {
+  readonly fnId: number;
+  readonly typeId: number;
+  readonly marker: string;
+  readonly name: string | undefined;
+  readonly role: string | undefined;
+  readonly source: string | undefined;
+  readonly bytes: Uint8Array;
+}
+const OP_TAILS = new WeakMap<Signature, OpTail[]>();
+const MAX_OP_TAILS_PER_SIGNATURE = 32;
+
+function opTailBytes(op: Op, name: string | undefined, role: string | undefined, source: string | undefined): Uint8Array {
+  let tails = OP_TAILS.get(op.signature);
+  if (!tails) OP_TAILS.set(op.signature, (tails = []));
+  for (let i = 0; i < tails.length; i++) {
+    const t = tails[i]!;
+    if (t.fnId === op.fnId && t.typeId === op.typeId && t.marker === op.marker && t.name === name && t.role === role && t.source === source) return t.bytes;
+  }
+  let text = `,"fnId":${num(op.fnId)}`;
+  if (name !== undefined) text += `,"name":${JSON.stringify(name)}`;
+  if (role !== undefined) text += `,"helper":${JSON.stringify(`${role} (${source})`)}`;
+  text += `,"marker":${JSON.stringify(op.marker)},"typeId":${num(op.typeId)}`;
+  const bytes = new Uint8Array([...bytesOf(text), ...signatureJson(op.signature)]);
+  if (tails.length < MAX_OP_TAILS_PER_SIGNATURE) tails.push({ fnId: op.fnId, typeId: op.typeId, marker: op.marker, name, role, source, bytes });
+  return bytes;
+}
+
+const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+
+/** A result's `,"type":…,"value":` part, once per (interned) type definition. */
+const RESULT_TYPE_JSON = new WeakMap<TypeDef, Uint8Array>();
+function resultTypeJson(t: TypeDef): Uint8Array {
+  let bytes = RESULT_TYPE_JSON.get(t);
+  if (bytes === undefined) RESULT_TYPE_JSON.set(t, (bytes = bytesOf(`,"type":${JSON.stringify(formatType(t))},"value":`)));
+  return bytes;
+}
+
+function writeIssue(w: TextBytes, i: DecodeIssue): void {
+  w.text(JSON.stringify(issueJson(i)));
+}
+
+function writeCall(w: TextBytes, call: JsCall): void {
+  if (call.kind === 'callback') {
+    w.text('{"kind":"callback","key":');
+    w.number(call.key);
+    if (call.type) {
+      w.text(',"signature":');
+      w.bytes(typeJson(call.type));
+    }
+    w.text(',"args":');
+    writeValueList(w, call.args);
+    w.byte(CLOSE_BRACE);
+  } else if (call.kind === 'drop-native') {
+    w.text('{"kind":"drop-native","key":');
+    w.number(call.key);
+    w.byte(CLOSE_BRACE);
+  } else if (call.kind === 'export') {
+    w.text('{"kind":"export","name":');
+    w.string(call.name);
+    w.text(',"args":');
+    writeNumberList(w, call.args);
+    w.byte(CLOSE_BRACE);
+  } else {
+    w.text('{"kind":"unknown","fnId":');
+    w.number(call.fnId);
+    w.byte(CLOSE_BRACE);
   }
 }
 
 /**
- * One dump NDJSON line (without its line end) for a decoded message: byte for byte
- * JSON.stringify(messageToJson(m, c)), or with `"message":n` first when the message number
- * is given. Written straight to text because dump --json writes several times the bytes it
- * reads: building and then stringifying the objects cost most of its time.
+ * One dump NDJSON line (without its line end) for a decoded message, written to `w`: byte
+ * for byte JSON.stringify(messageToJson(m, c)), or with `"message":n` first when the
+ * message number is given.
  */
-export function messageJsonLine(m: DecodedMessage, c: Conversation, message?: number): string {
+export function writeMessageJson(w: TextBytes, m: DecodedMessage, c: Conversation, message?: number): void {
   const r = m.record;
   const loc = r.loc;
-  if (loc.input !== lastInput) {
-    lastInput = loc.input;
-    lastInputJson = JSON.stringify(loc.input);
+  if (message !== undefined) {
+    w.bytes(K.message);
+    w.number(message);
+    w.bytes(INPUT_AFTER.get(loc.input));
+  } else w.bytes(INPUT_FIRST.get(loc.input));
+  if (loc.line !== undefined) {
+    w.bytes(K.line);
+    w.number(loc.line);
   }
-  const rev = c.decoder.revision;
-  if (rev !== lastRev) {
-    lastRev = rev;
-    lastRevJson = JSON.stringify(rev);
+  if (loc.offset !== undefined) {
+    w.bytes(K.offset);
+    w.number(loc.offset);
   }
-  let s = message !== undefined ? `{"message":${num(message)},"input":${lastInputJson}` : `{"input":${lastInputJson}`;
-  if (loc.line !== undefined) s += `,"line":${num(loc.line)}`;
-  if (loc.offset !== undefined) s += `,"offset":${num(loc.offset)}`;
-  s += r.side == null ? ',"side":null' : `,"side":${literal(r.side)}`;
-  s += r.seq == null ? ',"seq":null' : `,"seq":${num(r.seq)}`;
-  s += r.t == null ? ',"t":null' : `,"t":${num(r.t)}`;
-  if (r.ctx !== undefined) s += `,"ctx":${JSON.stringify(r.ctx)}`;
-  s += `,"dir":${literal(r.dir)},"type":${m.kind == null ? 'null' : literal(m.kind)},"rev":${lastRevJson},"depth":${num(m.depth)},"bytes":${r.data.length}`;
+  if (r.side == null) w.bytes(K.sideNull);
+  else if (r.side === 'rust') w.bytes(SIDE_RUST);
+  else if (r.side === 'js') w.bytes(SIDE_JS);
+  else {
+    w.bytes(K.side);
+    w.string(r.side);
+  }
+  if (r.seq == null) w.bytes(K.seqNull);
+  else {
+    w.bytes(K.seq);
+    w.number(r.seq);
+  }
+  if (r.t == null) w.bytes(K.tNull);
+  else {
+    w.bytes(K.t);
+    w.number(r.t);
+  }
+  if (r.ctx !== undefined) w.bytes(CTX.get(r.ctx));
+  w.bytes(dirTypeBytes(r.dir, m.kind));
+  w.bytes(REV.get(c.decoder.revision));
+  w.number(m.depth);
+  w.bytes(K.bytes);
+  w.number(r.data.length);
   const b = m.body;
   if (b?.kind === 'r-eval') {
-    if (b.evaluateId !== undefined) s += `,"evaluateId":${num(b.evaluateId)}`;
-    if (b.reservedCount !== undefined) s += `,"reservedCount":${num(b.reservedCount)}`;
-    if (b.installIds) s += `,"installIds":${numberListJson(b.installIds)}`;
-    if (b.reservedIds) s += `,"reservedIds":${numberListJson(b.reservedIds)}`;
-    s += ',"ops":[';
+    if (b.evaluateId !== undefined) {
+      w.bytes(K.evaluateId);
+      w.number(b.evaluateId);
+    }
+    if (b.reservedCount !== undefined) {
+      w.bytes(K.reservedCount);
+      w.number(b.reservedCount);
+    }
+    if (b.installIds) {
+      w.bytes(K.installIds);
+      writeNumberList(w, b.installIds);
+    }
+    if (b.reservedIds) {
+      w.bytes(K.reservedIds);
+      writeNumberList(w, b.reservedIds);
+    }
+    w.bytes(K.ops);
     const ops = b.ops;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
-      if (i > 0) s += ',';
-      s += `{"index":${num(op.index)},"fnId":${num(op.fnId)}`;
-      // The order of opName: the role first (it may note that the heuristic was relied on), then the name.
+      if (i > 0) w.byte(COMMA);
+      w.bytes(K.opIndex);
+      w.number(op.index);
+      // In opName's order: the role first (asking may note that the heuristic was relied on), then the name.
       const role = c.helpers.roleOf(op);
       const name = c.helpers.nameOf(op.fnId) ?? (role?.source === 'heuristic' ? `${role.role}?` : undefined);
-      if (name !== undefined) s += `,"name":${JSON.stringify(name)}`;
-      if (role) s += `,"helper":${JSON.stringify(`${role.role} (${role.source})`)}`;
-      s += `,"marker":${literal(op.marker)},"typeId":${num(op.typeId)}${signatureJson(op.signature)}${valueListJson(op.args)}}`;
+      w.bytes(opTailBytes(op, name, role?.role, role?.source));
+      writeValueList(w, op.args);
+      w.byte(CLOSE_BRACE);
     }
-    s += ']';
+    w.byte(CLOSE_BRACKET);
   } else if (b?.kind === 'j-resp') {
-    if (b.evaluateId !== undefined) s += `,"evaluateId":${num(b.evaluateId)}`;
-    s += ',"results":[';
+    if (b.evaluateId !== undefined) {
+      w.bytes(K.evaluateId);
+      w.number(b.evaluateId);
+    }
+    w.bytes(K.results);
     const results = b.results;
     for (let i = 0; i < results.length; i++) {
       const x = results[i]!;
-      if (i > 0) s += ',';
-      s += `{"op":${num(x.op)},"type":${typeJson(x.type)},"value":${valueJsonText(x.value)},"filledReservation":${x.filledReservation ? 'true' : 'false'}}`;
+      if (i > 0) w.byte(COMMA);
+      w.bytes(K.resultOp);
+      w.number(x.op);
+      w.bytes(resultTypeJson(x.type));
+      writeValueJson(w, x.value);
+      w.bytes(x.filledReservation ? K.filled : K.notFilled);
     }
-    s += ']';
+    w.byte(CLOSE_BRACKET);
   } else if (b?.kind === 'j-eval') {
-    s += `,"call":${callJsonText(b.call)}`;
+    w.bytes(K.call);
+    writeCall(w, b.call);
   } else if (b?.kind === 'r-resp') {
-    if (b.installIds) s += `,"installIds":${numberListJson(b.installIds)}`;
-    s += `,"value":${b.value ? valueJsonText(b.value) : 'null'}`;
-    if (b.type) s += `,"valueType":${typeJson(b.type)}`;
+    if (b.installIds) {
+      w.bytes(K.installIds);
+      writeNumberList(w, b.installIds);
+    }
+    if (b.value) {
+      w.bytes(K.value);
+      writeValueJson(w, b.value);
+    } else w.bytes(K.valueNull);
+    if (b.type) {
+      w.bytes(K.valueType);
+      w.bytes(typeJson(b.type));
+    }
   }
-  if (m.exchange) s += `,"exchange":${num(m.exchange.serial)}`;
+  if (m.exchange) {
+    w.bytes(K.exchange);
+    w.number(m.exchange.serial);
+  }
   if (m.issues.length) {
-    s += ',"issues":[';
-    for (let i = 0; i < m.issues.length; i++) s += i === 0 ? issueJsonText(m.issues[i]!) : `,${issueJsonText(m.issues[i]!)}`;
-    s += ']';
+    w.bytes(K.issues);
+    for (let i = 0; i < m.issues.length; i++) {
+      if (i > 0) w.byte(COMMA);
+      writeIssue(w, m.issues[i]!);
+    }
+    w.byte(CLOSE_BRACKET);
   }
-  return `${s}}`;
+  w.byte(CLOSE_BRACE);
+}
+
+const lineDecoder = new TextDecoder();
+
+/** writeMessageJson as a string (one line, no line end). */
+export function messageJsonLine(m: DecodedMessage, c: Conversation, message?: number): string {
+  const w = new TextBytes(1024);
+  writeMessageJson(w, m, c, message);
+  return lineDecoder.decode(w.take());
+}
+
+/** writeValueJson as a string. */
+export function valueJsonText(v: Value): string {
+  const w = new TextBytes(64);
+  writeValueJson(w, v);
+  return lineDecoder.decode(w.take());
 }
 
 export function badRecordJson(loc: RecordLocation, message: string, extra: { seq?: number; side?: string } = {}): Record<string, JsonValue> {
