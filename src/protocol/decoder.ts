@@ -53,8 +53,14 @@ export class ConversationDecoder implements ConversationState {
   /** Set after a lost or undecodable record: later context errors are probably consequences. */
   private damaged = false;
 
+  /** The value contexts of the two directions, made once per revision (every message needs one). */
+  private r2j: ValueCodecContext;
+  private j2r: ValueCodecContext;
+
   constructor(rev: Revision) {
     this.featuresValue = featuresOf(rev);
+    this.r2j = { dir: 'r2j', features: this.featuresValue };
+    this.j2r = { dir: 'j2r', features: this.featuresValue };
   }
 
   get revision(): Revision {
@@ -67,6 +73,8 @@ export class ConversationDecoder implements ConversationState {
 
   setRevision(rev: Revision): void {
     this.featuresValue = featuresOf(rev);
+    this.r2j = { dir: 'r2j', features: this.featuresValue };
+    this.j2r = { dir: 'j2r', features: this.featuresValue };
   }
 
   /** A record of this conversation was unreadable: the context it carried is missing. */
@@ -96,7 +104,7 @@ export class ConversationDecoder implements ConversationState {
         message: `unknown message type ${type} (expected 0 Evaluate or 1 Respond)`,
         fatal: true,
         severity: 'error',
-        byteOffset: reader.layout.u8Start,
+        byteOffset: reader.byteOffsetOf('u8') - 1,
       });
     }
     const kind: MessageKind =
@@ -128,7 +136,7 @@ export class ConversationDecoder implements ConversationState {
   }
 
   private valueContext(dir: 'r2j' | 'j2r'): ValueCodecContext {
-    return { dir, features: this.featuresValue };
+    return dir === 'r2j' ? this.r2j : this.j2r;
   }
 
   // ---- Rust → JS Evaluate -------------------------------------------------------------
@@ -222,11 +230,14 @@ export class ConversationDecoder implements ConversationState {
       throw new WireError(`op ${index}: unknown type marker 0x${marker.toString(16)} (expected 0xfe or 0xff)`, markerAt, 'u8');
     }
     const args: Value[] = [];
-    for (const param of signature.params) {
-      const v = decodeValue(r, param, vctx);
+    const params = signature.params;
+    for (let i = 0; i < params.length; i++) {
+      const v = decodeValue(r, params[i]!, vctx);
       args.push(v);
-      forEachCallback(v, (cb) => this.callbacks.set(cb.key, cb.type));
-      noteNonAscii(v, ctx, index);
+      if (v.kind !== 'int' && v.kind !== 'heapref' && v.kind !== 'borrowed') {
+        rememberCallbacks(v, this.callbacks);
+        noteNonAscii(v, ctx, index);
+      }
     }
     return { index, fnId, marker: marker === TYPE_FULL ? 'full' : 'cached', typeId, signature, args };
   }
@@ -303,15 +314,15 @@ export class ConversationDecoder implements ConversationState {
       return this.failed(ctx, 'j-resp', issueFromError(e, 'decode-error'));
     }
     const { exchange, abandoned } = this.findAnswered('r-eval', evaluateId, ctx);
-    const results: OpResult[] = [];
+    let results: OpResult[] = [];
     if (exchange) {
       const start = r.position();
-      const attempt = readOpResults(r, exchange, f);
+      const attempt = readOpResults(r, exchange, this.j2r);
       if (attempt.ok) {
-        results.push(...attempt.results);
+        results = attempt.results;
       } else if (!exchange.incomplete) {
         // Misrouting shows as a Respond shaped for another open R-Eval (failure-modes).
-        const other = this.open.find((x) => x !== exchange && x.kind === 'r-eval' && !x.incomplete && fits(r, start, x, f));
+        const other = this.open.find((x) => x !== exchange && x.kind === 'r-eval' && !x.incomplete && fits(r, start, x, this.j2r));
         if (other) {
           ctx.issues.push({
             kind: 'respond-shape-mismatch',
@@ -324,7 +335,7 @@ export class ConversationDecoder implements ConversationState {
         } else {
           ctx.issues.push({ ...attempt.problem, ...(ctx.damaged && { consequence: true }) });
         }
-        results.push(...attempt.results);
+        results = attempt.results;
       }
     }
     const body: JRespBody = evaluateId !== undefined ? { kind: 'j-resp', evaluateId, results } : { kind: 'j-resp', results };
@@ -417,7 +428,7 @@ export class ConversationDecoder implements ConversationState {
           break;
         }
       }
-      const innermost = findLast(this.open, (x) => x.kind === 'r-eval');
+      const innermost = innermostREval(this.open);
       if (index < 0) {
         ctx.issues.push({
           kind: innermost ? 'misrouted-respond' : 'respond-without-evaluate',
@@ -582,28 +593,25 @@ function unknownCallback(key: number, what: string, ctx: MessageDecodeContext, f
  * reading of the message need checking (see settleStrings); ASCII strings before it are read
  * exactly, so only their byte count is kept.
  */
-function noteNonAscii(v: Value, ctx: MessageDecodeContext, op: number | undefined): void {
-  const visit = (x: Value): void => {
-    switch (x.kind) {
-      case 'string':
-        if (ctx.strings) ctx.strings.push({ op, len: x.byteLength, nonAscii: x.nonAscii });
-        else if (x.nonAscii) ctx.strings = [{ op, len: x.byteLength, nonAscii: true }];
-        else ctx.asciiPrefix = (ctx.asciiPrefix ?? 0) + x.byteLength;
-        return;
-      case 'option':
-        if (x.value) visit(x.value);
-        return;
-      case 'result':
-        visit(x.value);
-        return;
-      case 'array':
-        x.items.forEach(visit);
-        return;
-      default:
-        return;
-    }
-  };
-  visit(v);
+function noteNonAscii(x: Value, ctx: MessageDecodeContext, op: number | undefined): void {
+  switch (x.kind) {
+    case 'string':
+      if (ctx.strings) ctx.strings.push({ op, len: x.byteLength, nonAscii: x.nonAscii });
+      else if (x.nonAscii) ctx.strings = [{ op, len: x.byteLength, nonAscii: true }];
+      else ctx.asciiPrefix = (ctx.asciiPrefix ?? 0) + x.byteLength;
+      return;
+    case 'option':
+      if (x.value) noteNonAscii(x.value, ctx, op);
+      return;
+    case 'result':
+      noteNonAscii(x.value, ctx, op);
+      return;
+    case 'array':
+      for (let i = 0; i < x.items.length; i++) noteNonAscii(x.items[i]!, ctx, op);
+      return;
+    default:
+      return;
+  }
 }
 
 /** JS's TextDecoder as the runtime builds it (a leading BOM is dropped), and one that keeps it. */
@@ -647,16 +655,17 @@ function settleStrings(r: FrameReader, ctx: MessageDecodeContext): void {
 
 function readIdList(r: FrameReader, what: string): number[] {
   const count = r.u32(`${what} length`);
-  const left = r.remaining().u32;
+  const left = r.remainingU32();
   if (count * 2 > left) {
     throw new WireError(`${what} claims ${count} IDs but only ${left} u32 words are left`, r.byteOffsetOf('u32') - 4, 'u32');
   }
   const ids: number[] = [];
-  for (let i = 0; i < count; i++) ids.push(wordsToNumber(r.u32(what), r.u32(what)));
+  for (let i = 0; i < count; i++) ids.push(r.u64Number(what));
   return ids;
 }
 
 function describeTrailing(r: FrameReader): string | undefined {
+  if (r.atEnd()) return undefined;
   const left = r.remaining();
   const parts: string[] = [];
   if (left.u32) parts.push(`${left.u32} u32 word${left.u32 === 1 ? '' : 's'}`);
@@ -667,18 +676,19 @@ function describeTrailing(r: FrameReader): string | undefined {
 }
 
 /** Whether a J-Resp body decodes exactly as the answer to `x` (used to spot misrouting). */
-function fits(r: FrameReader, start: ReaderPosition, x: Exchange, features: RevisionFeatures): boolean {
+function fits(r: FrameReader, start: ReaderPosition, x: Exchange, vctx: ValueCodecContext): boolean {
   r.restore(start);
-  return readOpResults(r, x, features).ok;
+  return readOpResults(r, x, vctx).ok;
 }
 
 type OpResultsAttempt = { ok: true; results: OpResult[] } | { ok: false; results: OpResult[]; problem: DecodeIssue };
 
 /** Reads a J-Resp's results as JS wrote them for the ops of `exchange` (wire §10). */
-function readOpResults(r: FrameReader, exchange: Exchange, features: RevisionFeatures): OpResultsAttempt {
-  const vctx: ValueCodecContext = { dir: 'j2r', features };
+function readOpResults(r: FrameReader, exchange: Exchange, vctx: ValueCodecContext): OpResultsAttempt {
   const results: OpResult[] = [];
-  for (const op of exchange.ops ?? []) {
+  const ops = exchange.ops ?? [];
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
     const type = op.signature.ret;
     if (type.kind === 'heapref' && exchange.reserving) {
       results.push({ op: op.index, type, value: { kind: 'heapref' }, filledReservation: true });
@@ -690,7 +700,7 @@ function readOpResults(r: FrameReader, exchange: Exchange, features: RevisionFea
       return { ok: false, results, problem: issueFromError(e, 'decode-error', op.index) };
     }
   }
-  if (exchange.incomplete) return { ok: true, results };
+  if (exchange.incomplete || r.atEnd()) return { ok: true, results };
   const trailing = describeTrailing(r);
   if (trailing) {
     return {
@@ -723,7 +733,27 @@ function internSignature(sig: Signature): Signature {
   return sig;
 }
 
-function findLast<T>(xs: readonly T[], pred: (x: T) => boolean): T | undefined {
-  for (let i = xs.length - 1; i >= 0; i--) if (pred(xs[i]!)) return xs[i];
+function innermostREval(open: readonly Exchange[]): Exchange | undefined {
+  for (let i = open.length - 1; i >= 0; i--) if (open[i]!.kind === 'r-eval') return open[i];
   return undefined;
+}
+
+/** Remembers the Callback definition of every callback in a value (the type a later J-Eval is decoded by). */
+function rememberCallbacks(v: Value, callbacks: Map<number, CallbackType>): void {
+  switch (v.kind) {
+    case 'callback':
+      callbacks.set(v.key, v.type);
+      return;
+    case 'option':
+      if (v.value) rememberCallbacks(v.value, callbacks);
+      return;
+    case 'result':
+      rememberCallbacks(v.value, callbacks);
+      return;
+    case 'array':
+      for (let i = 0; i < v.items.length; i++) rememberCallbacks(v.items[i]!, callbacks);
+      return;
+    default:
+      return;
+  }
 }
