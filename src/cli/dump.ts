@@ -49,7 +49,9 @@ export async function runDump(inputs: string[], options: DumpOptions, io: CliIO)
     return at ? numbers.get(at[0], at[1]) : undefined;
   };
 
+  const filtered = opts.dir !== undefined || opts.side !== undefined || opts.ctx !== undefined || opts.seq !== undefined || opts.msg !== undefined || opts.fn !== undefined;
   const shown = (e: DecodeEvent): boolean => {
+    if (!filtered) return true;
     if (e.type === 'meta') return opts.side === undefined || e.record.side === undefined || e.record.side === opts.side;
     const r = e.type === 'message' ? e.message.record : e.record;
     if (opts.dir && 'dir' in r && r.dir !== opts.dir) return false;
@@ -68,8 +70,8 @@ export async function runDump(inputs: string[], options: DumpOptions, io: CliIO)
     return true;
   };
 
-  // Output is collected into one string per batch of records and written when it is large:
-  // dump --json writes several times the bytes it reads, so per-line writes would dominate.
+  // Output is collected as bytes and written about a MiB at a time: dump --json writes
+  // several times the bytes it reads, so per-line writes (and strings) would dominate.
   const out = new TextBytes(WRITE_CHUNK_BYTES + (WRITE_CHUNK_BYTES >> 2));
   const emit = (line: string): void => {
     out.text(line);

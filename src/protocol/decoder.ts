@@ -724,8 +724,11 @@ const MAX_INTERNED_SIGNATURE_BYTES = 1024;
 
 function internSignature(sig: Signature): Signature {
   if (sig.bytes.length > MAX_INTERNED_SIGNATURE_BYTES) return sig;
-  // latin1 maps each byte to one character: an exact key, built without spreading the bytes onto the stack.
-  const key = Buffer.from(sig.bytes.buffer, sig.bytes.byteOffset, sig.bytes.byteLength).toString('latin1');
+  // One character per byte: an exact key (short ones, the usual, built in place; long ones without spreading the bytes onto the stack).
+  const b = sig.bytes;
+  let key = '';
+  if (b.length <= 32) for (let i = 0; i < b.length; i++) key += String.fromCharCode(b[i]!);
+  else key = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
   const known = SIGNATURES.get(key);
   if (known) return known;
   if (SIGNATURES.size >= MAX_INTERNED_SIGNATURES) SIGNATURES.delete(SIGNATURES.keys().next().value!);

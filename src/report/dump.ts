@@ -130,7 +130,7 @@ export class TextBytes {
     this.room(n);
     const buf = this.buf;
     let pos = this.pos;
-    if (n > 64) buf.set(b, pos);
+    if (n > 12) buf.set(b, pos);
     else for (let i = 0; i < n; i++) buf[pos + i] = b[i]!;
     this.pos = pos + n;
   }
@@ -159,6 +159,12 @@ export class TextBytes {
       const buf = this.buf;
       if (n < 10) {
         buf[this.pos++] = 0x30 + n;
+        return;
+      }
+      if (n < 100) {
+        const tens = (n / 10) | 0;
+        buf[this.pos++] = 0x30 + tens;
+        buf[this.pos++] = 0x30 + (n - tens * 10);
         return;
       }
       let digits = 1;
