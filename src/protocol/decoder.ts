@@ -26,6 +26,9 @@ import {
 import { readSignature, sameBytes, shortHex, type CallbackType, type Signature, type TypeDef } from './types.js';
 import { decodeValue, forEachCallback, wordsToNumber, type Value, type ValueCodecContext } from './values.js';
 
+/** The abandoned list of the messages that abandon nothing (almost all): one shared, frozen. */
+const NO_EXCHANGES: readonly Exchange[] = Object.freeze([]);
+
 /** Ops in one R-Eval beyond this are refused (a real batch holds at most a few thousand). */
 export const MAX_OPS_PER_MESSAGE = 1 << 20;
 
@@ -130,7 +133,7 @@ export class ConversationDecoder implements ConversationState {
       kind,
       body: undefined,
       depth: this.open.length,
-      abandoned: [],
+      abandoned: NO_EXCHANGES,
       issues: ctx.issues,
     };
   }
@@ -298,8 +301,12 @@ export class ConversationDecoder implements ConversationState {
     const body: JEvalBody | undefined = call ? { kind: 'j-eval', call } : undefined;
     if (!body) return this.failed(ctx, 'j-eval', ctx.issues.pop()!);
     // A J-Eval cannot be sent while JS waits for the R-Resp of another: that R-Resp was lost.
-    const abandoned: Exchange[] = [];
-    while (this.open.length > 0 && this.open[this.open.length - 1]!.kind === 'j-eval') abandoned.push(this.open.pop()!);
+    let abandoned: readonly Exchange[] = NO_EXCHANGES;
+    if (this.open.length > 0 && this.open[this.open.length - 1]!.kind === 'j-eval') {
+      const lost: Exchange[] = [];
+      while (this.open.length > 0 && this.open[this.open.length - 1]!.kind === 'j-eval') lost.push(this.open.pop()!);
+      abandoned = lost;
+    }
     return this.openExchange(ctx, 'j-eval', body, undefined, undefined, undefined, body.call, fatal !== undefined, abandoned);
   }
 
@@ -418,7 +425,7 @@ export class ConversationDecoder implements ConversationState {
     kind: 'r-eval' | 'j-eval',
     evaluateId: number | undefined,
     ctx: MessageDecodeContext,
-  ): { exchange: Exchange | undefined; abandoned: Exchange[] } {
+  ): { exchange: Exchange | undefined; abandoned: readonly Exchange[] } {
     let index = -1;
     if (kind === 'r-eval' && evaluateId !== undefined && this.featuresValue.routing === 'by-id') {
       for (let i = this.open.length - 1; i >= 0; i--) {
@@ -439,7 +446,7 @@ export class ConversationDecoder implements ConversationState {
           severity: 'error',
           ...(ctx.damaged && { consequence: true }),
         });
-        return { exchange: undefined, abandoned: [] };
+        return { exchange: undefined, abandoned: NO_EXCHANGES };
       }
       if (innermost && innermost !== this.open[index]) {
         ctx.issues.push({
@@ -451,7 +458,7 @@ export class ConversationDecoder implements ConversationState {
         });
         // Answered out of order: it leaves the stack alone, nothing above it is abandoned.
         const [x] = this.open.splice(index, 1);
-        return { exchange: x, abandoned: [] };
+        return { exchange: x, abandoned: NO_EXCHANGES };
       }
     } else {
       for (let i = this.open.length - 1; i >= 0; i--) {
@@ -468,10 +475,10 @@ export class ConversationDecoder implements ConversationState {
           severity: 'error',
           ...(ctx.damaged && { consequence: true }),
         });
-        return { exchange: undefined, abandoned: [] };
+        return { exchange: undefined, abandoned: NO_EXCHANGES };
       }
     }
-    const abandoned = this.open.splice(index + 1).reverse();
+    const abandoned = index + 1 < this.open.length ? this.open.splice(index + 1).reverse() : NO_EXCHANGES;
     const exchange = this.open.pop();
     return { exchange, abandoned };
   }
@@ -485,7 +492,7 @@ export class ConversationDecoder implements ConversationState {
     reserving: boolean | undefined,
     call: JsCall | undefined,
     incomplete: boolean,
-    abandoned: Exchange[] = [],
+    abandoned: readonly Exchange[] = NO_EXCHANGES,
   ): DecodedMessage {
     const exchange: Mutable<Exchange> = {
       serial: ++this.exchangeSerial,
@@ -517,7 +524,7 @@ export class ConversationDecoder implements ConversationState {
     kind: 'j-resp' | 'r-resp',
     body: MessageBody,
     exchange: Exchange | undefined,
-    abandoned: Exchange[],
+    abandoned: readonly Exchange[],
   ): DecodedMessage {
     const message: Mutable<DecodedMessage> = {
       record: ctx.record,

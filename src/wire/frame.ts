@@ -162,7 +162,10 @@ export class FrameReader {
     if (i + 2 > this.u32Count) this.underrun('u32', i, 2, this.u32Count, what);
     this.u32Index = i + 2;
     const base = HEADER_SIZE + i * 4;
-    return (BigInt(wordAt(this.bytes, base + 4)) << 32n) | BigInt(wordAt(this.bytes, base));
+    const hi = wordAt(this.bytes, base + 4);
+    // Below 2^53 the number converts exactly: one bigint made instead of three.
+    if (hi < 0x20_0000) return BigInt(hi * 0x1_0000_0000 + wordAt(this.bytes, base));
+    return (BigInt(hi) << 32n) | BigInt(wordAt(this.bytes, base));
   }
 
   u128(what = 'u128'): bigint {
