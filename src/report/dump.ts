@@ -378,19 +378,32 @@ class LastBytes {
 }
 
 const INPUT_FIRST = new LastBytes((input) => `{"input":${JSON.stringify(input)}`);
+const INPUT_LINE = new LastBytes((input) => `{"input":${JSON.stringify(input)},"line":`);
 const INPUT_AFTER = new LastBytes((input) => `,"input":${JSON.stringify(input)}`);
-const CTX = new LastBytes((ctx) => `,"ctx":${JSON.stringify(ctx)}`);
-const REV = new LastBytes((rev) => `,"rev":${JSON.stringify(rev)},"depth":`);
-const SIDE_RUST = bytesOf(',"side":"rust"');
-const SIDE_JS = bytesOf(',"side":"js"');
+const SIDE_RUST_SEQ = bytesOf(',"side":"rust","seq":');
+const SIDE_JS_SEQ = bytesOf(',"side":"js","seq":');
 
-/** `,"dir":…,"type":…` by direction and kind. */
-const DIR_TYPE = new Map<string, Map<string | undefined, Uint8Array>>();
-function dirTypeBytes(dir: string, kind: string | undefined): Uint8Array {
-  let byKind = DIR_TYPE.get(dir);
-  if (!byKind) DIR_TYPE.set(dir, (byKind = new Map()));
-  let bytes = byKind.get(kind);
-  if (!bytes) byKind.set(kind, (bytes = bytesOf(`,"dir":${JSON.stringify(dir)},"type":${kind == null ? 'null' : JSON.stringify(kind)}`)));
+/** `,"ctx":…,"dir":…,"type":…,"rev":…,"depth":`: the same for long runs of messages, a few kinds alternating. */
+interface Middle {
+  readonly ctx: string | undefined;
+  readonly dir: string;
+  readonly kind: string | undefined;
+  readonly rev: string;
+  readonly bytes: Uint8Array;
+}
+const MIDDLES: Middle[] = [];
+const MAX_MIDDLES = 16;
+function middleBytes(ctx: string | undefined, dir: string, kind: string | undefined, rev: string): Uint8Array {
+  for (let i = 0; i < MIDDLES.length; i++) {
+    const x = MIDDLES[i]!;
+    if (x.ctx === ctx && x.dir === dir && x.kind === kind && x.rev === rev) return x.bytes;
+  }
+  let text = ctx !== undefined ? `,"ctx":${JSON.stringify(ctx)}` : '';
+  text += `,"dir":${JSON.stringify(dir)},"type":${kind == null ? 'null' : JSON.stringify(kind)},"rev":${JSON.stringify(rev)},"depth":`;
+  const bytes = bytesOf(text);
+  // The newest first; the oldest goes when a new ctx starts (a log of many sessions moves on).
+  MIDDLES.unshift({ ctx, dir, kind, rev, bytes });
+  if (MIDDLES.length > MAX_MIDDLES) MIDDLES.pop();
   return bytes;
 }
 
@@ -477,35 +490,39 @@ export function writeMessageJson(w: TextBytes, m: DecodedMessage, c: Conversatio
     w.bytes(K.message);
     w.number(message);
     w.bytes(INPUT_AFTER.get(loc.input));
-  } else w.bytes(INPUT_FIRST.get(loc.input));
-  if (loc.line !== undefined) {
-    w.bytes(K.line);
+    if (loc.line !== undefined) {
+      w.bytes(K.line);
+      w.number(loc.line);
+    }
+  } else if (loc.line !== undefined) {
+    w.bytes(INPUT_LINE.get(loc.input));
     w.number(loc.line);
-  }
+  } else w.bytes(INPUT_FIRST.get(loc.input));
   if (loc.offset !== undefined) {
     w.bytes(K.offset);
     w.number(loc.offset);
   }
-  if (r.side == null) w.bytes(K.sideNull);
-  else if (r.side === 'rust') w.bytes(SIDE_RUST);
-  else if (r.side === 'js') w.bytes(SIDE_JS);
-  else {
-    w.bytes(K.side);
-    w.string(r.side);
-  }
-  if (r.seq == null) w.bytes(K.seqNull);
-  else {
-    w.bytes(K.seq);
+  if (r.seq != null && (r.side === 'rust' || r.side === 'js')) {
+    w.bytes(r.side === 'rust' ? SIDE_RUST_SEQ : SIDE_JS_SEQ);
     w.number(r.seq);
+  } else {
+    if (r.side == null) w.bytes(K.sideNull);
+    else {
+      w.bytes(K.side);
+      w.string(r.side);
+    }
+    if (r.seq == null) w.bytes(K.seqNull);
+    else {
+      w.bytes(K.seq);
+      w.number(r.seq);
+    }
   }
   if (r.t == null) w.bytes(K.tNull);
   else {
     w.bytes(K.t);
     w.number(r.t);
   }
-  if (r.ctx !== undefined) w.bytes(CTX.get(r.ctx));
-  w.bytes(dirTypeBytes(r.dir, m.kind));
-  w.bytes(REV.get(c.decoder.revision));
+  w.bytes(middleBytes(r.ctx, r.dir, m.kind, c.decoder.revision));
   w.number(m.depth);
   w.bytes(K.bytes);
   w.number(r.data.length);
