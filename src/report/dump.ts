@@ -407,32 +407,34 @@ function middleBytes(ctx: string | undefined, dir: string, kind: string | undefi
   return bytes;
 }
 
-/** What an op's line holds after its index, up to its arguments: the same for every call of one function. */
-interface OpTail {
-  readonly fnId: number;
-  readonly typeId: number;
+/** What an op's line holds between its index and its type id: the same for every call of one function. */
+interface OpHead {
   readonly marker: string;
   readonly name: string | undefined;
   readonly role: string | undefined;
   readonly source: string | undefined;
   readonly bytes: Uint8Array;
 }
-const OP_TAILS = new WeakMap<Signature, OpTail[]>();
-const MAX_OP_TAILS_PER_SIGNATURE = 32;
+const OP_HEADS = new Map<number, OpHead[]>();
+/** Bounds on the cache (fn ids come off the wire: a damaged trace can hold any number of them). */
+const MAX_OP_HEAD_FNS = 4096;
+const MAX_OP_HEADS_PER_FN = 8;
 
-function opTailBytes(op: Op, name: string | undefined, role: string | undefined, source: string | undefined): Uint8Array {
-  let tails = OP_TAILS.get(op.signature);
-  if (!tails) OP_TAILS.set(op.signature, (tails = []));
-  for (let i = 0; i < tails.length; i++) {
-    const t = tails[i]!;
-    if (t.fnId === op.fnId && t.typeId === op.typeId && t.marker === op.marker && t.name === name && t.role === role && t.source === source) return t.bytes;
+function opHeadBytes(op: Op, name: string | undefined, role: string | undefined, source: string | undefined): Uint8Array {
+  let heads = OP_HEADS.get(op.fnId);
+  if (!heads && OP_HEADS.size < MAX_OP_HEAD_FNS) OP_HEADS.set(op.fnId, (heads = []));
+  if (heads) {
+    for (let i = 0; i < heads.length; i++) {
+      const h = heads[i]!;
+      if (h.marker === op.marker && h.name === name && h.role === role && h.source === source) return h.bytes;
+    }
   }
   let text = `,"fnId":${num(op.fnId)}`;
   if (name !== undefined) text += `,"name":${JSON.stringify(name)}`;
   if (role !== undefined) text += `,"helper":${JSON.stringify(`${role} (${source})`)}`;
-  text += `,"marker":${JSON.stringify(op.marker)},"typeId":${num(op.typeId)}`;
-  const bytes = new Uint8Array([...bytesOf(text), ...signatureJson(op.signature)]);
-  if (tails.length < MAX_OP_TAILS_PER_SIGNATURE) tails.push({ fnId: op.fnId, typeId: op.typeId, marker: op.marker, name, role, source, bytes });
+  text += `,"marker":${JSON.stringify(op.marker)},"typeId":`;
+  const bytes = bytesOf(text);
+  if (heads && heads.length < MAX_OP_HEADS_PER_FN) heads.push({ marker: op.marker, name, role, source, bytes });
   return bytes;
 }
 
@@ -554,7 +556,9 @@ export function writeMessageJson(w: TextBytes, m: DecodedMessage, c: Conversatio
       // In opName's order: the role first (asking may note that the heuristic was relied on), then the name.
       const role = c.helpers.roleOf(op);
       const name = c.helpers.nameOf(op.fnId) ?? (role?.source === 'heuristic' ? `${role.role}?` : undefined);
-      w.bytes(opTailBytes(op, name, role?.role, role?.source));
+      w.bytes(opHeadBytes(op, name, role?.role, role?.source));
+      w.number(op.typeId);
+      w.bytes(signatureJson(op.signature));
       writeValueList(w, op.args);
       w.byte(CLOSE_BRACE);
     }
