@@ -167,8 +167,7 @@ export class TextBytes {
         buf[this.pos++] = 0x30 + (n - tens * 10);
         return;
       }
-      let digits = 1;
-      for (let x = n; x >= 10; x = (x / 10) | 0) digits++;
+      const digits = n < 1e3 ? 3 : n < 1e4 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10;
       let at = this.pos + digits;
       this.pos = at;
       for (let x = n; ; ) {
@@ -438,6 +437,20 @@ function opHeadBytes(op: Op, name: string | undefined, role: string | undefined,
   return bytes;
 }
 
+/** `,"type":…,"value":null|{"heapRef":null},"filledReservation":…}` by type, for the results whose value is fixed. */
+const CONSTANT_RESULT_TAILS = new WeakMap<TypeDef, Uint8Array[]>();
+function constantResultTail(t: TypeDef, unit: boolean, filled: boolean): Uint8Array {
+  let tails = CONSTANT_RESULT_TAILS.get(t);
+  if (!tails) CONSTANT_RESULT_TAILS.set(t, (tails = []));
+  const slot = (unit ? 2 : 0) + (filled ? 1 : 0);
+  let bytes = tails[slot];
+  if (!bytes) {
+    const value = unit ? 'null' : '{"heapRef":null}';
+    tails[slot] = bytes = bytesOf(`,"type":${JSON.stringify(formatType(t))},"value":${value},"filledReservation":${filled ? 'true' : 'false'}}`);
+  }
+  return bytes;
+}
+
 const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
 
 /** A result's `,"type":…,"value":` part, once per (interned) type definition. */
@@ -575,9 +588,15 @@ export function writeMessageJson(w: TextBytes, m: DecodedMessage, c: Conversatio
       if (i > 0) w.byte(COMMA);
       w.bytes(K.resultOp);
       w.number(x.op);
-      w.bytes(resultTypeJson(x.type));
-      writeValueJson(w, x.value);
-      w.bytes(x.filledReservation ? K.filled : K.notFilled);
+      const v = x.value;
+      if (v.kind === 'unit' || (v.kind === 'heapref' && v.id === undefined)) {
+        // A value with nothing of its own to write (a filled reservation, a `()`): the rest of the result is fixed by its type.
+        w.bytes(constantResultTail(x.type, v.kind === 'unit', x.filledReservation));
+      } else {
+        w.bytes(resultTypeJson(x.type));
+        writeValueJson(w, v);
+        w.bytes(x.filledReservation ? K.filled : K.notFilled);
+      }
     }
     w.byte(CLOSE_BRACKET);
   } else if (b?.kind === 'j-eval') {

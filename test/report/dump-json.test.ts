@@ -56,6 +56,11 @@ describe('dump --json written as text', () => {
     for (const v of values) expect(valueJsonText(v)).toBe(JSON.stringify(valueToJson(v)));
   });
 
+  it('writes numbers at every digit count and past the int32 fast path as JSON.stringify does', () => {
+    const numbers = [0, 9, 10, 99, 100, 999, 1000, 9999, 10000, 99999, 1e5, 999999, 1e6, 9999999, 1e7, 99999999, 1e8, 999999999, 1e9, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 53 - 1, -1, -0, 0.5, 1e21];
+    for (const value of numbers) expect(valueJsonText({ kind: 'int', type: 'u32', value })).toBe(JSON.stringify(value));
+  });
+
   const tracesDir = new URL('../../traces/', import.meta.url).pathname;
   const samples = readdirSync(tracesDir).filter((f) => f.endsWith('.log') || f.endsWith('.btrace')).sort();
   it('writes every message of every sample as JSON.stringify(messageToJson), with and without a message number', async () => {
