@@ -24,7 +24,7 @@ import {
   type RRespBody,
 } from './messages.js';
 import { readSignature, sameBytes, shortHex, type CallbackType, type Signature, type TypeDef } from './types.js';
-import { decodeValue, forEachCallback, wordsToNumber, type Value, type ValueCodecContext } from './values.js';
+import { decodeValue, NEW_HEAPREF, wordsToNumber, type Value, type ValueCodecContext } from './values.js';
 
 /** The abandoned list of the messages that abandon nothing (almost all): one shared, frozen. */
 const NO_EXCHANGES: readonly Exchange[] = Object.freeze([]);
@@ -698,7 +698,7 @@ function readOpResults(r: FrameReader, exchange: Exchange, vctx: ValueCodecConte
     const op = ops[i]!;
     const type = op.signature.ret;
     if (type.kind === 'heapref' && exchange.reserving) {
-      results.push({ op: op.index, type, value: { kind: 'heapref' }, filledReservation: true });
+      results.push({ op: op.index, type, value: NEW_HEAPREF, filledReservation: true });
       continue;
     }
     try {

@@ -30,6 +30,14 @@ export type Value =
   | { readonly kind: 'clamped'; readonly bytes: Uint8Array }
   | { readonly kind: 'enum'; readonly index: number; readonly variant?: string };
 
+/**
+ * The values that carry nothing of their own, one frozen copy each: they are most of a
+ * J-Resp's results (filled reservations, `()`), and values are never changed once decoded.
+ */
+export const UNIT_VALUE: Value = Object.freeze({ kind: 'unit' });
+export const NEW_HEAPREF: Value = Object.freeze({ kind: 'heapref' });
+const NEW_BORROWED: Value = Object.freeze({ kind: 'borrowed' });
+
 /** A string length word with this value marks a cached-string reference (explicit-ids). */
 export const CACHED_STRING_MARK = 0xffffffff;
 
@@ -77,7 +85,7 @@ const floatBits = new DataView(new ArrayBuffer(8));
 export function decodeValue(r: FrameReader, t: TypeDef, ctx: ValueCodecContext): Value {
   switch (t.kind) {
     case 'null':
-      return { kind: 'unit' };
+      return UNIT_VALUE;
     case 'bool':
       return { kind: 'bool', value: r.u8('bool') !== 0 };
     case 'u8':
@@ -114,10 +122,10 @@ export function decodeValue(r: FrameReader, t: TypeDef, ctx: ValueCodecContext):
     case 'string':
       return decodeString(r, ctx);
     case 'heapref':
-      if (!occupiesBytes(t, ctx)) return { kind: 'heapref' };
+      if (!occupiesBytes(t, ctx)) return NEW_HEAPREF;
       return { kind: 'heapref', id: readId(r, 'heap ID') };
     case 'borrowed':
-      if (ctx.dir === 'j2r') return { kind: 'borrowed' };
+      if (ctx.dir === 'j2r') return NEW_BORROWED;
       return { kind: 'borrowed', id: readId(r, 'borrowed ID') };
     case 'callback': {
       const key = ctx.features.callbackKeyWords === 2 ? readId(r, 'callback key') : r.u32('callback handle');
