@@ -186,11 +186,21 @@ export class ConversationDecoder implements ConversationState {
       this.damaged = true;
     }
     // Built field by field (no spreads: this runs for every R-Eval), keys in the order of REvalBody.
-    const body: Mutable<REvalBody> = { kind: 'r-eval', ops };
-    if (evaluateId !== undefined) body.evaluateId = evaluateId;
-    if (reservedCount !== undefined) body.reservedCount = reservedCount;
-    if (installIds) body.installIds = installIds;
-    if (reservedIds) body.reservedIds = reservedIds;
+    // Whole literals for each revision's prelude when it was read in full; else field by field.
+    let body: Mutable<REvalBody>;
+    if (evaluateId === undefined && installIds === undefined && reservedIds === undefined) {
+      body = reservedCount !== undefined ? { kind: 'r-eval', ops, reservedCount } : { kind: 'r-eval', ops };
+    } else if (evaluateId !== undefined && reservedCount !== undefined && installIds === undefined && reservedIds === undefined) {
+      body = { kind: 'r-eval', ops, evaluateId, reservedCount };
+    } else if (evaluateId === undefined && reservedCount === undefined && installIds && reservedIds) {
+      body = { kind: 'r-eval', ops, installIds, reservedIds };
+    } else {
+      body = { kind: 'r-eval', ops };
+      if (evaluateId !== undefined) body.evaluateId = evaluateId;
+      if (reservedCount !== undefined) body.reservedCount = reservedCount;
+      if (installIds) body.installIds = installIds;
+      if (reservedIds) body.reservedIds = reservedIds;
+    }
     const reserving = f.evalPrelude === 'install-and-reserved' ? (reservedIds?.length ?? 0) > 0 : (reservedCount ?? 0) > 0;
     return this.openExchange(ctx, 'r-eval', body, evaluateId, ops, reserving, undefined, fatal !== undefined);
   }
@@ -494,18 +504,27 @@ export class ConversationDecoder implements ConversationState {
     incomplete: boolean,
     abandoned: readonly Exchange[] = NO_EXCHANGES,
   ): DecodedMessage {
-    const exchange: Mutable<Exchange> = {
-      serial: ++this.exchangeSerial,
-      kind,
-      record: ctx.record,
-      messageIndex: ctx.messageIndex,
-      depth: this.open.length,
-      incomplete,
-    };
-    if (evaluateId !== undefined) exchange.evaluateId = evaluateId;
-    if (ops !== undefined) exchange.ops = ops;
-    if (reserving !== undefined) exchange.reserving = reserving;
-    if (call !== undefined) exchange.call = call;
+    const serial = ++this.exchangeSerial;
+    const record = ctx.record;
+    const messageIndex = ctx.messageIndex;
+    const depth = this.open.length;
+    let exchange: Mutable<Exchange>;
+    // Whole literals for the usual shapes (a property added later costs an allocation per message);
+    // keys in the order the general case gives them.
+    if (ops !== undefined && reserving !== undefined && call === undefined) {
+      exchange =
+        evaluateId !== undefined
+          ? { serial, kind, record, messageIndex, depth, incomplete, evaluateId, ops, reserving }
+          : { serial, kind, record, messageIndex, depth, incomplete, ops, reserving };
+    } else if (call !== undefined && evaluateId === undefined && ops === undefined && reserving === undefined) {
+      exchange = { serial, kind, record, messageIndex, depth, incomplete, call };
+    } else {
+      exchange = { serial, kind, record, messageIndex, depth, incomplete };
+      if (evaluateId !== undefined) exchange.evaluateId = evaluateId;
+      if (ops !== undefined) exchange.ops = ops;
+      if (reserving !== undefined) exchange.reserving = reserving;
+      if (call !== undefined) exchange.call = call;
+    }
     this.open.push(exchange);
     return {
       record: ctx.record,
@@ -526,17 +545,12 @@ export class ConversationDecoder implements ConversationState {
     exchange: Exchange | undefined,
     abandoned: readonly Exchange[],
   ): DecodedMessage {
-    const message: Mutable<DecodedMessage> = {
-      record: ctx.record,
-      messageIndex: ctx.messageIndex,
-      kind,
-      body,
-      depth: exchange ? exchange.depth : this.open.length,
-      abandoned,
-      issues: ctx.issues,
-    };
-    if (exchange) message.exchange = exchange;
-    return message;
+    const record = ctx.record;
+    const messageIndex = ctx.messageIndex;
+    const issues = ctx.issues;
+    // One literal each way, `exchange` last as before (added later, it would cost an allocation).
+    if (exchange) return { record, messageIndex, kind, body, depth: exchange.depth, abandoned, issues, exchange };
+    return { record, messageIndex, kind, body, depth: this.open.length, abandoned, issues };
   }
 
   private checkTrailing(r: FrameReader, ctx: MessageDecodeContext, severity: 'error' | 'warning', why: string): void {
