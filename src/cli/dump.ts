@@ -24,8 +24,10 @@ export interface DumpOptions {
   format?: 'text' | 'json';
 }
 
-/** Output is written once this many bytes are waiting. */
+/** Output is written once this many bytes are waiting… */
 const WRITE_CHUNK_BYTES = 1 << 20;
+/** …except the first write, which goes out sooner: the first lines show early, and a reader that went away is noticed early. */
+const FIRST_WRITE_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
 
 /** `bridge-trace dump`: every record, decoded, for a person or as NDJSON. */
@@ -77,6 +79,7 @@ export async function runDump(inputs: string[], options: DumpOptions, io: CliIO)
     out.text(line);
     out.byte(NEWLINE);
   };
+  let writeAt = FIRST_WRITE_BYTES;
   const decodeOptions = { ...(opts.rev && { rev: opts.rev }), ...(symbols && { symbols }) };
   const guessedNoted = new Map<string, Set<string>>();
   const heuristicNoted = new Map<string, Set<string>>();
@@ -133,8 +136,11 @@ export async function runDump(inputs: string[], options: DumpOptions, io: CliIO)
       for (let r = 0; r < batch.length; r++) {
         decoder.push(batch[r]!, events);
         if (events.length > 0) handle();
+        if (out.length >= writeAt) {
+          await writeBytes(io.stdout, out.take());
+          writeAt = WRITE_CHUNK_BYTES;
+        }
       }
-      if (out.length >= WRITE_CHUNK_BYTES) await writeBytes(io.stdout, out.take());
     }
     decoder.end(events);
     handle();

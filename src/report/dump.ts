@@ -33,7 +33,11 @@ function issueJson(i: DecodeIssue): Record<string, JsonValue> {
   };
 }
 
-/** One NDJSON object for a decoded message (docs/json-schema.md "dump"). */
+/**
+ * One NDJSON object for a decoded message (docs/json-schema.md "dump"): the schema as an
+ * object. dump writes the same text straight as bytes (writeMessageJson); a test holds the
+ * two to the same output.
+ */
 export function messageToJson(m: DecodedMessage, c: Conversation): Record<string, JsonValue> {
   const r = m.record;
   const out: Record<string, JsonValue> = {
