@@ -417,28 +417,59 @@ interface OpHead {
   readonly role: string | undefined;
   readonly source: string | undefined;
   readonly bytes: Uint8Array;
+  /** The last type id and signature it was written with, and the whole part up to the arguments then: a session keeps them. */
+  typeId: number;
+  signature: Signature | undefined;
+  withType: Uint8Array;
 }
 const OP_HEADS = new Map<number, OpHead[]>();
 /** Bounds on the cache (fn ids come off the wire: a damaged trace can hold any number of them). */
 const MAX_OP_HEAD_FNS = 4096;
 const MAX_OP_HEADS_PER_FN = 8;
 
-function opHeadBytes(op: Op, name: string | undefined, role: string | undefined, source: string | undefined): Uint8Array {
+function findOpHead(op: Op, name: string | undefined, role: string | undefined, source: string | undefined): OpHead | undefined {
   let heads = OP_HEADS.get(op.fnId);
   if (!heads && OP_HEADS.size < MAX_OP_HEAD_FNS) OP_HEADS.set(op.fnId, (heads = []));
-  if (heads) {
-    for (let i = 0; i < heads.length; i++) {
-      const h = heads[i]!;
-      if (h.marker === op.marker && h.name === name && h.role === role && h.source === source) return h.bytes;
-    }
+  if (!heads) return undefined;
+  for (let i = 0; i < heads.length; i++) {
+    const h = heads[i]!;
+    if (h.marker === op.marker && h.name === name && h.role === role && h.source === source) return h;
   }
+  if (heads.length >= MAX_OP_HEADS_PER_FN) return undefined;
+  const h: OpHead = { marker: op.marker, name, role, source, bytes: opHeadBytes(op, name, role, source), typeId: -1, signature: undefined, withType: new Uint8Array(0) };
+  heads.push(h);
+  return h;
+}
+
+function opHeadBytes(op: Op, name: string | undefined, role: string | undefined, source: string | undefined): Uint8Array {
   let text = `,"fnId":${num(op.fnId)}`;
   if (name !== undefined) text += `,"name":${JSON.stringify(name)}`;
   if (role !== undefined) text += `,"helper":${JSON.stringify(`${role} (${source})`)}`;
   text += `,"marker":${JSON.stringify(op.marker)},"typeId":`;
-  const bytes = bytesOf(text);
-  if (heads && heads.length < MAX_OP_HEADS_PER_FN) heads.push({ marker: op.marker, name, role, source, bytes });
-  return bytes;
+  return bytesOf(text);
+}
+
+/** An op's `,"fnId":…,"typeId":…,"signature":…,"args":` part. */
+function writeOpHead(w: TextBytes, op: Op, name: string | undefined, role: string | undefined, source: string | undefined): void {
+  const h = findOpHead(op, name, role, source);
+  if (h === undefined) {
+    w.bytes(opHeadBytes(op, name, role, source));
+    w.number(op.typeId);
+    w.bytes(signatureJson(op.signature));
+    return;
+  }
+  if (h.signature !== op.signature || h.typeId !== op.typeId) {
+    const typeId = bytesOf(num(op.typeId));
+    const sig = signatureJson(op.signature);
+    const all = new Uint8Array(h.bytes.length + typeId.length + sig.length);
+    all.set(h.bytes, 0);
+    all.set(typeId, h.bytes.length);
+    all.set(sig, h.bytes.length + typeId.length);
+    h.typeId = op.typeId;
+    h.signature = op.signature;
+    h.withType = all;
+  }
+  w.bytes(h.withType);
 }
 
 /** `,"type":…,"value":null|{"heapRef":null},"filledReservation":…}` by type, for the results whose value is fixed. */
@@ -573,9 +604,7 @@ export function writeMessageJson(w: TextBytes, m: DecodedMessage, c: Conversatio
       // In opName's order: the role first (asking may note that the heuristic was relied on), then the name.
       const role = c.helpers.roleOf(op);
       const name = c.helpers.nameOf(op.fnId) ?? (role?.source === 'heuristic' ? `${role.role}?` : undefined);
-      w.bytes(opHeadBytes(op, name, role?.role, role?.source));
-      w.number(op.typeId);
-      w.bytes(signatureJson(op.signature));
+      writeOpHead(w, op, name, role?.role, role?.source);
       writeValueList(w, op.args);
       w.byte(CLOSE_BRACE);
     }
