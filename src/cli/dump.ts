@@ -1,12 +1,13 @@
+import type { Writable } from 'node:stream';
 import type { Direction, Side } from '../trace/record.js';
-import { openTrace } from '../trace/source.js';
-import { decodeRecords, type DecodeEvent } from '../protocol/stream.js';
+import { RecordStreamDecoder, type DecodeEvent } from '../protocol/stream.js';
 import type { Revision } from '../protocol/revisions.js';
-import { badRecordJson, messageToJson, renderEventText } from '../report/dump.js';
-import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, LineBuffer, UsageError, colorFor, type CliIO } from './io.js';
+import { badRecordJson, renderEventText, TextBytes, writeMessageJson } from '../report/dump.js';
+import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, OutputClosed, UsageError, colorFor, type CliIO } from './io.js';
 import { loadSymbols, type SeqRange } from './options.js';
 import { readInputs, type InputProblem } from './inputs.js';
-import { numberRecords, tagged, type MessageNumbers } from './message-numbers.js';
+import type { TraceRecord } from '../trace/record.js';
+import { numberRecords, type MessageNumbers } from './message-numbers.js';
 
 export interface DumpOptions {
   json?: boolean;
@@ -23,17 +24,20 @@ export interface DumpOptions {
   format?: 'text' | 'json';
 }
 
+/** Output is written once this many bytes are waiting… */
+const WRITE_CHUNK_BYTES = 1 << 20;
+/** …except the first write, which goes out sooner: the first lines show early, and a reader that went away is noticed early. */
+const FIRST_WRITE_BYTES = 64 * 1024;
+const NEWLINE = 0x0a;
+
 /** `bridge-trace dump`: every record, decoded, for a person or as NDJSON. */
 export async function runDump(inputs: string[], options: DumpOptions, io: CliIO): Promise<number> {
   const opts: DumpOptions = { ...options, json: options.json === true || options.format === 'json' };
   const symbols = await loadSymbols(opts.symbols);
   const color = colorFor(io, 'stdout', opts.color);
-  const out = new LineBuffer(io.stdout);
   let messages = 0;
   let bad = 0;
   let withIssues = 0;
-  const guessedNoted = new Set<string>();
-  const heuristicNoted = new Set<string>();
   const problems: InputProblem[] = [];
   let numbers: MessageNumbers | undefined;
   if (opts.msg) {
@@ -47,7 +51,9 @@ export async function runDump(inputs: string[], options: DumpOptions, io: CliIO)
     return at ? numbers.get(at[0], at[1]) : undefined;
   };
 
+  const filtered = opts.dir !== undefined || opts.side !== undefined || opts.ctx !== undefined || opts.seq !== undefined || opts.msg !== undefined || opts.fn !== undefined;
   const shown = (e: DecodeEvent): boolean => {
+    if (!filtered) return true;
     if (e.type === 'meta') return opts.side === undefined || e.record.side === undefined || e.record.side === opts.side;
     const r = e.type === 'message' ? e.message.record : e.record;
     if (opts.dir && 'dir' in r && r.dir !== opts.dir) return false;
@@ -66,45 +72,80 @@ export async function runDump(inputs: string[], options: DumpOptions, io: CliIO)
     return true;
   };
 
+  // Output is collected as bytes and written about a MiB at a time: dump --json writes
+  // several times the bytes it reads, so per-line writes (and strings) would dominate.
+  const out = new TextBytes(WRITE_CHUNK_BYTES + (WRITE_CHUNK_BYTES >> 2));
+  const emit = (line: string): void => {
+    out.text(line);
+    out.byte(NEWLINE);
+  };
+  let writeAt = FIRST_WRITE_BYTES;
+  const decodeOptions = { ...(opts.rev && { rev: opts.rev }), ...(symbols && { symbols }) };
+  const guessedNoted = new Map<string, Set<string>>();
+  const heuristicNoted = new Map<string, Set<string>>();
   let inputIndex = 0;
-  for await (const { input, records: raw } of readInputs(inputs, io, problems)) {
-    const records = numbers ? tagged(raw, inputIndex, tags) : raw;
+  for await (const { input, batches: raw } of readInputs(inputs, io, problems)) {
+    const batches = numbers ? taggedBatches(raw, inputIndex, tags) : raw;
     inputIndex++;
-    for await (const e of decodeRecords(records, { ...(opts.rev && { rev: opts.rev }), ...(symbols && { symbols }) })) {
-      if (e.type === 'bad' || e.type === 'undecidable') bad++;
-      if (e.type === 'message') {
-        messages++;
-        if (e.message.issues.some((i) => i.severity !== 'info')) withIssues++;
-        const c = e.conversation;
-        if (c.revisionSource === 'guess' && !guessedNoted.has(input + c.key)) {
-          guessedNoted.add(input + c.key);
-          const note = `revision guessed as ${c.decoder.revision} (${c.guess?.reason ?? 'no meta rev'}${c.guess && c.guess.tied.length > 1 ? `; also fits ${c.guess.tied.slice(1).join(', ')}` : ''}); declare it with a meta record or --rev`;
-          if (opts.json) await out.push(JSON.stringify({ note: { input, ...(c.ctx !== undefined && { ctx: c.ctx }), ...(c.side && { side: c.side }), revision: c.decoder.revision, guessed: true, message: note } }));
-          else await out.push(color.yellow(`note: ${input}${c.ctx !== undefined ? ` ctx=${c.ctx}` : ''}${c.side ? ` side=${c.side}` : ''}: ${note}`));
+    // The notes are once per input name and conversation key (a released conversation that comes back is not noted again).
+    const guessedHere = setFor(guessedNoted, input);
+    const heuristicHere = setFor(heuristicNoted, input);
+    // Each record's events are handled before the next record is decoded, as one at a time:
+    // the helper names printed follow the evidence seen so far (wire §9.1), no further.
+    const decoder = new RecordStreamDecoder(decodeOptions);
+    const events: DecodeEvent[] = [];
+    const handle = (): void => {
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!;
+        if (e.type === 'bad' || e.type === 'undecidable') bad++;
+        if (e.type === 'message') {
+          messages++;
+          if (e.message.issues.length > 0 && e.message.issues.some((x) => x.severity !== 'info')) withIssues++;
+          const c = e.conversation;
+          if (c.revisionSource === 'guess' && !guessedHere.has(c.key)) {
+            guessedHere.add(c.key);
+            const note = `revision guessed as ${c.decoder.revision} (${c.guess?.reason ?? 'no meta rev'}${c.guess && c.guess.tied.length > 1 ? `; also fits ${c.guess.tied.slice(1).join(', ')}` : ''}); declare it with a meta record or --rev`;
+            if (opts.json) emit(JSON.stringify({ note: { input, ...(c.ctx !== undefined && { ctx: c.ctx }), ...(c.side && { side: c.side }), revision: c.decoder.revision, guessed: true, message: note } }));
+            else emit(color.yellow(`note: ${input}${c.ctx !== undefined ? ` ctx=${c.ctx}` : ''}${c.side ? ` side=${c.side}` : ''}: ${note}`));
+          }
+          if (!heuristicHere.has(c.key) && c.helpers.reliedOnHeuristic()) {
+            heuristicHere.add(c.key);
+            const note = 'helper functions (drop/clone/cast) identified by the signature heuristic: the trace names none with fn.* meta keys and no --symbols entry names them';
+            if (opts.json) emit(JSON.stringify({ note: { input, helperSource: 'heuristic', message: note } }));
+            else emit(color.yellow(`note: ${input}: ${note}`));
+          }
         }
-        if (!heuristicNoted.has(input + c.key) && c.helpers.reliedOnHeuristic()) {
-          heuristicNoted.add(input + c.key);
-          const note = 'helper functions (drop/clone/cast) identified by the signature heuristic: the trace names none with fn.* meta keys and no --symbols entry names them';
-          if (opts.json) await out.push(JSON.stringify({ note: { input, helperSource: 'heuristic', message: note } }));
-          else await out.push(color.yellow(`note: ${input}: ${note}`));
+        if (shown(e)) {
+          if (opts.json) {
+            if (e.type === 'message') {
+              writeMessageJson(out, e.message, e.conversation, messageOf(e));
+              out.byte(NEWLINE);
+            }
+            else if (e.type === 'bad')
+              emit(JSON.stringify(badRecordJson(e.record.loc, e.record.message, { ...(e.record.seq !== undefined && { seq: e.record.seq }), ...(e.record.side && { side: e.record.side }) })));
+            else if (e.type === 'undecidable') emit(JSON.stringify(badRecordJson(e.record.loc, e.reason)));
+            else emit(JSON.stringify({ meta: { input: e.record.loc.input, ...(e.record.loc.line !== undefined && { line: e.record.loc.line }), ...(e.record.loc.offset !== undefined && { offset: e.record.loc.offset }), fields: Object.fromEntries(e.record.fields), ...(e.problems.length && { problems: e.problems }) } }));
+          } else {
+            for (const line of renderEventText(e, color, messageOf(e))) emit(line);
+          }
         }
       }
-      if (!shown(e)) continue;
-      if (opts.json) {
-        if (e.type === 'message') {
-          const n = messageOf(e);
-          await out.push(JSON.stringify(n !== undefined ? { message: n, ...messageToJson(e.message, e.conversation) } : messageToJson(e.message, e.conversation)));
+      events.length = 0;
+    };
+    for await (const batch of batches) {
+      for (let r = 0; r < batch.length; r++) {
+        decoder.push(batch[r]!, events);
+        if (events.length > 0) handle();
+        if (out.length >= writeAt) {
+          await writeBytes(io.stdout, out.take());
+          writeAt = WRITE_CHUNK_BYTES;
         }
-        else if (e.type === 'bad')
-          await out.push(JSON.stringify(badRecordJson(e.record.loc, e.record.message, { ...(e.record.seq !== undefined && { seq: e.record.seq }), ...(e.record.side && { side: e.record.side }) })));
-        else if (e.type === 'undecidable') await out.push(JSON.stringify(badRecordJson(e.record.loc, e.reason)));
-        else await out.push(JSON.stringify({ meta: { input: e.record.loc.input, ...(e.record.loc.line !== undefined && { line: e.record.loc.line }), ...(e.record.loc.offset !== undefined && { offset: e.record.loc.offset }), fields: Object.fromEntries(e.record.fields), ...(e.problems.length && { problems: e.problems }) } }));
-      } else {
-        for (const line of renderEventText(e, color, messageOf(e))) await out.push(line);
       }
     }
+    decoder.end(events);
+    handle();
   }
-  await out.flush();
+  if (out.length > 0) await writeBytes(io.stdout, out.take());
   const err = colorFor(io, 'stderr', opts.color);
   for (const p of problems) io.stderr.write(`${err.red('error:')} ${p.message}\n`);
   if (!opts.json) {
@@ -121,4 +162,41 @@ export async function runDump(inputs: string[], options: DumpOptions, io: CliIO)
     return EXIT_OK;
   }
   return bad > 0 || problems.length > 0 ? EXIT_FINDINGS : EXIT_OK;
+}
+
+function setFor(sets: Map<string, Set<string>>, input: string): Set<string> {
+  let set = sets.get(input);
+  if (!set) sets.set(input, (set = new Set()));
+  return set;
+}
+
+/** Tags each record with its input and its position in it, so that the message numbers of a replay find it. */
+async function* taggedBatches(
+  batches: AsyncIterable<readonly TraceRecord[]>,
+  input: number,
+  tags: WeakMap<object, [number, number]>,
+): AsyncGenerator<readonly TraceRecord[]> {
+  let ordinal = 0;
+  for await (const batch of batches) {
+    for (const r of batch) tags.set(r, [input, ordinal++]);
+    yield batch;
+  }
+}
+
+/** writeOut for bytes: waits when the destination asks for it, so a piped dump is never cut. */
+async function writeBytes(stream: Writable, bytes: Uint8Array): Promise<void> {
+  if (stream.destroyed || stream.writableEnded) throw new OutputClosed('output closed');
+  if (stream.write(bytes)) return;
+  await new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => {
+      stream.off('error', onError);
+      resolve();
+    };
+    const onError = (e: Error): void => {
+      stream.off('drain', onDrain);
+      reject(e);
+    };
+    stream.once('drain', onDrain);
+    stream.once('error', onError);
+  });
 }

@@ -24,7 +24,10 @@ import {
   type RRespBody,
 } from './messages.js';
 import { readSignature, sameBytes, shortHex, type CallbackType, type Signature, type TypeDef } from './types.js';
-import { decodeValue, forEachCallback, wordsToNumber, type Value, type ValueCodecContext } from './values.js';
+import { decodeValue, NEW_HEAPREF, wordsToNumber, type Value, type ValueCodecContext } from './values.js';
+
+/** The abandoned list of the messages that abandon nothing (almost all): one shared, frozen. */
+const NO_EXCHANGES: readonly Exchange[] = Object.freeze([]);
 
 /** Ops in one R-Eval beyond this are refused (a real batch holds at most a few thousand). */
 export const MAX_OPS_PER_MESSAGE = 1 << 20;
@@ -53,8 +56,14 @@ export class ConversationDecoder implements ConversationState {
   /** Set after a lost or undecodable record: later context errors are probably consequences. */
   private damaged = false;
 
+  /** The value contexts of the two directions, made once per revision (every message needs one). */
+  private r2j: ValueCodecContext;
+  private j2r: ValueCodecContext;
+
   constructor(rev: Revision) {
     this.featuresValue = featuresOf(rev);
+    this.r2j = { dir: 'r2j', features: this.featuresValue };
+    this.j2r = { dir: 'j2r', features: this.featuresValue };
   }
 
   get revision(): Revision {
@@ -67,6 +76,8 @@ export class ConversationDecoder implements ConversationState {
 
   setRevision(rev: Revision): void {
     this.featuresValue = featuresOf(rev);
+    this.r2j = { dir: 'r2j', features: this.featuresValue };
+    this.j2r = { dir: 'j2r', features: this.featuresValue };
   }
 
   /** A record of this conversation was unreadable: the context it carried is missing. */
@@ -96,7 +107,7 @@ export class ConversationDecoder implements ConversationState {
         message: `unknown message type ${type} (expected 0 Evaluate or 1 Respond)`,
         fatal: true,
         severity: 'error',
-        byteOffset: reader.layout.u8Start,
+        byteOffset: reader.byteOffsetOf('u8') - 1,
       });
     }
     const kind: MessageKind =
@@ -122,13 +133,13 @@ export class ConversationDecoder implements ConversationState {
       kind,
       body: undefined,
       depth: this.open.length,
-      abandoned: [],
+      abandoned: NO_EXCHANGES,
       issues: ctx.issues,
     };
   }
 
   private valueContext(dir: 'r2j' | 'j2r'): ValueCodecContext {
-    return { dir, features: this.featuresValue };
+    return dir === 'r2j' ? this.r2j : this.j2r;
   }
 
   // ---- Rust → JS Evaluate -------------------------------------------------------------
@@ -175,11 +186,21 @@ export class ConversationDecoder implements ConversationState {
       this.damaged = true;
     }
     // Built field by field (no spreads: this runs for every R-Eval), keys in the order of REvalBody.
-    const body: Mutable<REvalBody> = { kind: 'r-eval', ops };
-    if (evaluateId !== undefined) body.evaluateId = evaluateId;
-    if (reservedCount !== undefined) body.reservedCount = reservedCount;
-    if (installIds) body.installIds = installIds;
-    if (reservedIds) body.reservedIds = reservedIds;
+    // Whole literals for each revision's prelude when it was read in full; else field by field.
+    let body: Mutable<REvalBody>;
+    if (evaluateId === undefined && installIds === undefined && reservedIds === undefined) {
+      body = reservedCount !== undefined ? { kind: 'r-eval', ops, reservedCount } : { kind: 'r-eval', ops };
+    } else if (evaluateId !== undefined && reservedCount !== undefined && installIds === undefined && reservedIds === undefined) {
+      body = { kind: 'r-eval', ops, evaluateId, reservedCount };
+    } else if (evaluateId === undefined && reservedCount === undefined && installIds && reservedIds) {
+      body = { kind: 'r-eval', ops, installIds, reservedIds };
+    } else {
+      body = { kind: 'r-eval', ops };
+      if (evaluateId !== undefined) body.evaluateId = evaluateId;
+      if (reservedCount !== undefined) body.reservedCount = reservedCount;
+      if (installIds) body.installIds = installIds;
+      if (reservedIds) body.reservedIds = reservedIds;
+    }
     const reserving = f.evalPrelude === 'install-and-reserved' ? (reservedIds?.length ?? 0) > 0 : (reservedCount ?? 0) > 0;
     return this.openExchange(ctx, 'r-eval', body, evaluateId, ops, reserving, undefined, fatal !== undefined);
   }
@@ -222,11 +243,14 @@ export class ConversationDecoder implements ConversationState {
       throw new WireError(`op ${index}: unknown type marker 0x${marker.toString(16)} (expected 0xfe or 0xff)`, markerAt, 'u8');
     }
     const args: Value[] = [];
-    for (const param of signature.params) {
-      const v = decodeValue(r, param, vctx);
+    const params = signature.params;
+    for (let i = 0; i < params.length; i++) {
+      const v = decodeValue(r, params[i]!, vctx);
       args.push(v);
-      forEachCallback(v, (cb) => this.callbacks.set(cb.key, cb.type));
-      noteNonAscii(v, ctx, index);
+      if (v.kind !== 'int' && v.kind !== 'heapref' && v.kind !== 'borrowed') {
+        rememberCallbacks(v, this.callbacks);
+        noteNonAscii(v, ctx, index);
+      }
     }
     return { index, fnId, marker: marker === TYPE_FULL ? 'full' : 'cached', typeId, signature, args };
   }
@@ -287,8 +311,12 @@ export class ConversationDecoder implements ConversationState {
     const body: JEvalBody | undefined = call ? { kind: 'j-eval', call } : undefined;
     if (!body) return this.failed(ctx, 'j-eval', ctx.issues.pop()!);
     // A J-Eval cannot be sent while JS waits for the R-Resp of another: that R-Resp was lost.
-    const abandoned: Exchange[] = [];
-    while (this.open.length > 0 && this.open[this.open.length - 1]!.kind === 'j-eval') abandoned.push(this.open.pop()!);
+    let abandoned: readonly Exchange[] = NO_EXCHANGES;
+    if (this.open.length > 0 && this.open[this.open.length - 1]!.kind === 'j-eval') {
+      const lost: Exchange[] = [];
+      while (this.open.length > 0 && this.open[this.open.length - 1]!.kind === 'j-eval') lost.push(this.open.pop()!);
+      abandoned = lost;
+    }
     return this.openExchange(ctx, 'j-eval', body, undefined, undefined, undefined, body.call, fatal !== undefined, abandoned);
   }
 
@@ -303,15 +331,15 @@ export class ConversationDecoder implements ConversationState {
       return this.failed(ctx, 'j-resp', issueFromError(e, 'decode-error'));
     }
     const { exchange, abandoned } = this.findAnswered('r-eval', evaluateId, ctx);
-    const results: OpResult[] = [];
+    let results: OpResult[] = [];
     if (exchange) {
       const start = r.position();
-      const attempt = readOpResults(r, exchange, f);
+      const attempt = readOpResults(r, exchange, this.j2r);
       if (attempt.ok) {
-        results.push(...attempt.results);
+        results = attempt.results;
       } else if (!exchange.incomplete) {
         // Misrouting shows as a Respond shaped for another open R-Eval (failure-modes).
-        const other = this.open.find((x) => x !== exchange && x.kind === 'r-eval' && !x.incomplete && fits(r, start, x, f));
+        const other = this.open.find((x) => x !== exchange && x.kind === 'r-eval' && !x.incomplete && fits(r, start, x, this.j2r));
         if (other) {
           ctx.issues.push({
             kind: 'respond-shape-mismatch',
@@ -324,7 +352,7 @@ export class ConversationDecoder implements ConversationState {
         } else {
           ctx.issues.push({ ...attempt.problem, ...(ctx.damaged && { consequence: true }) });
         }
-        results.push(...attempt.results);
+        results = attempt.results;
       }
     }
     const body: JRespBody = evaluateId !== undefined ? { kind: 'j-resp', evaluateId, results } : { kind: 'j-resp', results };
@@ -407,7 +435,7 @@ export class ConversationDecoder implements ConversationState {
     kind: 'r-eval' | 'j-eval',
     evaluateId: number | undefined,
     ctx: MessageDecodeContext,
-  ): { exchange: Exchange | undefined; abandoned: Exchange[] } {
+  ): { exchange: Exchange | undefined; abandoned: readonly Exchange[] } {
     let index = -1;
     if (kind === 'r-eval' && evaluateId !== undefined && this.featuresValue.routing === 'by-id') {
       for (let i = this.open.length - 1; i >= 0; i--) {
@@ -417,7 +445,7 @@ export class ConversationDecoder implements ConversationState {
           break;
         }
       }
-      const innermost = findLast(this.open, (x) => x.kind === 'r-eval');
+      const innermost = innermostREval(this.open);
       if (index < 0) {
         ctx.issues.push({
           kind: innermost ? 'misrouted-respond' : 'respond-without-evaluate',
@@ -428,7 +456,7 @@ export class ConversationDecoder implements ConversationState {
           severity: 'error',
           ...(ctx.damaged && { consequence: true }),
         });
-        return { exchange: undefined, abandoned: [] };
+        return { exchange: undefined, abandoned: NO_EXCHANGES };
       }
       if (innermost && innermost !== this.open[index]) {
         ctx.issues.push({
@@ -440,7 +468,7 @@ export class ConversationDecoder implements ConversationState {
         });
         // Answered out of order: it leaves the stack alone, nothing above it is abandoned.
         const [x] = this.open.splice(index, 1);
-        return { exchange: x, abandoned: [] };
+        return { exchange: x, abandoned: NO_EXCHANGES };
       }
     } else {
       for (let i = this.open.length - 1; i >= 0; i--) {
@@ -457,10 +485,10 @@ export class ConversationDecoder implements ConversationState {
           severity: 'error',
           ...(ctx.damaged && { consequence: true }),
         });
-        return { exchange: undefined, abandoned: [] };
+        return { exchange: undefined, abandoned: NO_EXCHANGES };
       }
     }
-    const abandoned = this.open.splice(index + 1).reverse();
+    const abandoned = index + 1 < this.open.length ? this.open.splice(index + 1).reverse() : NO_EXCHANGES;
     const exchange = this.open.pop();
     return { exchange, abandoned };
   }
@@ -474,20 +502,29 @@ export class ConversationDecoder implements ConversationState {
     reserving: boolean | undefined,
     call: JsCall | undefined,
     incomplete: boolean,
-    abandoned: Exchange[] = [],
+    abandoned: readonly Exchange[] = NO_EXCHANGES,
   ): DecodedMessage {
-    const exchange: Mutable<Exchange> = {
-      serial: ++this.exchangeSerial,
-      kind,
-      record: ctx.record,
-      messageIndex: ctx.messageIndex,
-      depth: this.open.length,
-      incomplete,
-    };
-    if (evaluateId !== undefined) exchange.evaluateId = evaluateId;
-    if (ops !== undefined) exchange.ops = ops;
-    if (reserving !== undefined) exchange.reserving = reserving;
-    if (call !== undefined) exchange.call = call;
+    const serial = ++this.exchangeSerial;
+    const record = ctx.record;
+    const messageIndex = ctx.messageIndex;
+    const depth = this.open.length;
+    let exchange: Mutable<Exchange>;
+    // Whole literals for the usual shapes (a property added later costs an allocation per message);
+    // keys in the order the general case gives them.
+    if (ops !== undefined && reserving !== undefined && call === undefined) {
+      exchange =
+        evaluateId !== undefined
+          ? { serial, kind, record, messageIndex, depth, incomplete, evaluateId, ops, reserving }
+          : { serial, kind, record, messageIndex, depth, incomplete, ops, reserving };
+    } else if (call !== undefined && evaluateId === undefined && ops === undefined && reserving === undefined) {
+      exchange = { serial, kind, record, messageIndex, depth, incomplete, call };
+    } else {
+      exchange = { serial, kind, record, messageIndex, depth, incomplete };
+      if (evaluateId !== undefined) exchange.evaluateId = evaluateId;
+      if (ops !== undefined) exchange.ops = ops;
+      if (reserving !== undefined) exchange.reserving = reserving;
+      if (call !== undefined) exchange.call = call;
+    }
     this.open.push(exchange);
     return {
       record: ctx.record,
@@ -506,19 +543,14 @@ export class ConversationDecoder implements ConversationState {
     kind: 'j-resp' | 'r-resp',
     body: MessageBody,
     exchange: Exchange | undefined,
-    abandoned: Exchange[],
+    abandoned: readonly Exchange[],
   ): DecodedMessage {
-    const message: Mutable<DecodedMessage> = {
-      record: ctx.record,
-      messageIndex: ctx.messageIndex,
-      kind,
-      body,
-      depth: exchange ? exchange.depth : this.open.length,
-      abandoned,
-      issues: ctx.issues,
-    };
-    if (exchange) message.exchange = exchange;
-    return message;
+    const record = ctx.record;
+    const messageIndex = ctx.messageIndex;
+    const issues = ctx.issues;
+    // One literal each way, `exchange` last as before (added later, it would cost an allocation).
+    if (exchange) return { record, messageIndex, kind, body, depth: exchange.depth, abandoned, issues, exchange };
+    return { record, messageIndex, kind, body, depth: this.open.length, abandoned, issues };
   }
 
   private checkTrailing(r: FrameReader, ctx: MessageDecodeContext, severity: 'error' | 'warning', why: string): void {
@@ -582,28 +614,25 @@ function unknownCallback(key: number, what: string, ctx: MessageDecodeContext, f
  * reading of the message need checking (see settleStrings); ASCII strings before it are read
  * exactly, so only their byte count is kept.
  */
-function noteNonAscii(v: Value, ctx: MessageDecodeContext, op: number | undefined): void {
-  const visit = (x: Value): void => {
-    switch (x.kind) {
-      case 'string':
-        if (ctx.strings) ctx.strings.push({ op, len: x.byteLength, nonAscii: x.nonAscii });
-        else if (x.nonAscii) ctx.strings = [{ op, len: x.byteLength, nonAscii: true }];
-        else ctx.asciiPrefix = (ctx.asciiPrefix ?? 0) + x.byteLength;
-        return;
-      case 'option':
-        if (x.value) visit(x.value);
-        return;
-      case 'result':
-        visit(x.value);
-        return;
-      case 'array':
-        x.items.forEach(visit);
-        return;
-      default:
-        return;
-    }
-  };
-  visit(v);
+function noteNonAscii(x: Value, ctx: MessageDecodeContext, op: number | undefined): void {
+  switch (x.kind) {
+    case 'string':
+      if (ctx.strings) ctx.strings.push({ op, len: x.byteLength, nonAscii: x.nonAscii });
+      else if (x.nonAscii) ctx.strings = [{ op, len: x.byteLength, nonAscii: true }];
+      else ctx.asciiPrefix = (ctx.asciiPrefix ?? 0) + x.byteLength;
+      return;
+    case 'option':
+      if (x.value) noteNonAscii(x.value, ctx, op);
+      return;
+    case 'result':
+      noteNonAscii(x.value, ctx, op);
+      return;
+    case 'array':
+      for (let i = 0; i < x.items.length; i++) noteNonAscii(x.items[i]!, ctx, op);
+      return;
+    default:
+      return;
+  }
 }
 
 /** JS's TextDecoder as the runtime builds it (a leading BOM is dropped), and one that keeps it. */
@@ -647,16 +676,17 @@ function settleStrings(r: FrameReader, ctx: MessageDecodeContext): void {
 
 function readIdList(r: FrameReader, what: string): number[] {
   const count = r.u32(`${what} length`);
-  const left = r.remaining().u32;
+  const left = r.remainingU32();
   if (count * 2 > left) {
     throw new WireError(`${what} claims ${count} IDs but only ${left} u32 words are left`, r.byteOffsetOf('u32') - 4, 'u32');
   }
   const ids: number[] = [];
-  for (let i = 0; i < count; i++) ids.push(wordsToNumber(r.u32(what), r.u32(what)));
+  for (let i = 0; i < count; i++) ids.push(r.u64Number(what));
   return ids;
 }
 
 function describeTrailing(r: FrameReader): string | undefined {
+  if (r.atEnd()) return undefined;
   const left = r.remaining();
   const parts: string[] = [];
   if (left.u32) parts.push(`${left.u32} u32 word${left.u32 === 1 ? '' : 's'}`);
@@ -667,21 +697,22 @@ function describeTrailing(r: FrameReader): string | undefined {
 }
 
 /** Whether a J-Resp body decodes exactly as the answer to `x` (used to spot misrouting). */
-function fits(r: FrameReader, start: ReaderPosition, x: Exchange, features: RevisionFeatures): boolean {
+function fits(r: FrameReader, start: ReaderPosition, x: Exchange, vctx: ValueCodecContext): boolean {
   r.restore(start);
-  return readOpResults(r, x, features).ok;
+  return readOpResults(r, x, vctx).ok;
 }
 
 type OpResultsAttempt = { ok: true; results: OpResult[] } | { ok: false; results: OpResult[]; problem: DecodeIssue };
 
 /** Reads a J-Resp's results as JS wrote them for the ops of `exchange` (wire §10). */
-function readOpResults(r: FrameReader, exchange: Exchange, features: RevisionFeatures): OpResultsAttempt {
-  const vctx: ValueCodecContext = { dir: 'j2r', features };
+function readOpResults(r: FrameReader, exchange: Exchange, vctx: ValueCodecContext): OpResultsAttempt {
   const results: OpResult[] = [];
-  for (const op of exchange.ops ?? []) {
+  const ops = exchange.ops ?? [];
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
     const type = op.signature.ret;
     if (type.kind === 'heapref' && exchange.reserving) {
-      results.push({ op: op.index, type, value: { kind: 'heapref' }, filledReservation: true });
+      results.push({ op: op.index, type, value: NEW_HEAPREF, filledReservation: true });
       continue;
     }
     try {
@@ -690,7 +721,7 @@ function readOpResults(r: FrameReader, exchange: Exchange, features: RevisionFea
       return { ok: false, results, problem: issueFromError(e, 'decode-error', op.index) };
     }
   }
-  if (exchange.incomplete) return { ok: true, results };
+  if (exchange.incomplete || r.atEnd()) return { ok: true, results };
   const trailing = describeTrailing(r);
   if (trailing) {
     return {
@@ -714,8 +745,11 @@ const MAX_INTERNED_SIGNATURE_BYTES = 1024;
 
 function internSignature(sig: Signature): Signature {
   if (sig.bytes.length > MAX_INTERNED_SIGNATURE_BYTES) return sig;
-  // latin1 maps each byte to one character: an exact key, built without spreading the bytes onto the stack.
-  const key = Buffer.from(sig.bytes.buffer, sig.bytes.byteOffset, sig.bytes.byteLength).toString('latin1');
+  // One character per byte: an exact key (short ones, the usual, built in place; long ones without spreading the bytes onto the stack).
+  const b = sig.bytes;
+  let key = '';
+  if (b.length <= 32) for (let i = 0; i < b.length; i++) key += String.fromCharCode(b[i]!);
+  else key = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
   const known = SIGNATURES.get(key);
   if (known) return known;
   if (SIGNATURES.size >= MAX_INTERNED_SIGNATURES) SIGNATURES.delete(SIGNATURES.keys().next().value!);
@@ -723,7 +757,27 @@ function internSignature(sig: Signature): Signature {
   return sig;
 }
 
-function findLast<T>(xs: readonly T[], pred: (x: T) => boolean): T | undefined {
-  for (let i = xs.length - 1; i >= 0; i--) if (pred(xs[i]!)) return xs[i];
+function innermostREval(open: readonly Exchange[]): Exchange | undefined {
+  for (let i = open.length - 1; i >= 0; i--) if (open[i]!.kind === 'r-eval') return open[i];
   return undefined;
+}
+
+/** Remembers the Callback definition of every callback in a value (the type a later J-Eval is decoded by). */
+function rememberCallbacks(v: Value, callbacks: Map<number, CallbackType>): void {
+  switch (v.kind) {
+    case 'callback':
+      callbacks.set(v.key, v.type);
+      return;
+    case 'option':
+      if (v.value) rememberCallbacks(v.value, callbacks);
+      return;
+    case 'result':
+      rememberCallbacks(v.value, callbacks);
+      return;
+    case 'array':
+      for (let i = 0; i < v.items.length; i++) rememberCallbacks(v.items[i]!, callbacks);
+      return;
+    default:
+      return;
+  }
 }

@@ -30,6 +30,14 @@ export type Value =
   | { readonly kind: 'clamped'; readonly bytes: Uint8Array }
   | { readonly kind: 'enum'; readonly index: number; readonly variant?: string };
 
+/**
+ * The values that carry nothing of their own, one frozen copy each: they are most of a
+ * J-Resp's results (filled reservations, `()`), and values are never changed once decoded.
+ */
+export const UNIT_VALUE: Value = Object.freeze({ kind: 'unit' });
+export const NEW_HEAPREF: Value = Object.freeze({ kind: 'heapref' });
+const NEW_BORROWED: Value = Object.freeze({ kind: 'borrowed' });
+
 /** A string length word with this value marks a cached-string reference (explicit-ids). */
 export const CACHED_STRING_MARK = 0xffffffff;
 
@@ -68,15 +76,16 @@ export function wordsToNumber(lo: number, hi: number): number {
 }
 
 function readId(r: FrameReader, what: string): number {
-  const lo = r.u32(what);
-  const hi = r.u32(what);
-  return wordsToNumber(lo, hi);
+  return r.u64Number(what);
 }
+
+/** Scratch memory to reinterpret float bits (one per process: decoding is synchronous). */
+const floatBits = new DataView(new ArrayBuffer(8));
 
 export function decodeValue(r: FrameReader, t: TypeDef, ctx: ValueCodecContext): Value {
   switch (t.kind) {
     case 'null':
-      return { kind: 'unit' };
+      return UNIT_VALUE;
     case 'bool':
       return { kind: 'bool', value: r.u8('bool') !== 0 };
     case 'u8':
@@ -92,10 +101,8 @@ export function decodeValue(r: FrameReader, t: TypeDef, ctx: ValueCodecContext):
     case 'i32':
       return { kind: 'int', type: 'i32', value: r.u32('i32') | 0 };
     case 'f32': {
-      const bits = r.u32('f32');
-      const dv = new DataView(new ArrayBuffer(4));
-      dv.setUint32(0, bits, true);
-      return { kind: 'float', type: 'f32', value: dv.getFloat32(0, true) };
+      floatBits.setUint32(0, r.u32('f32'), true);
+      return { kind: 'float', type: 'f32', value: floatBits.getFloat32(0, true) };
     }
     case 'u64':
     case 'usize':
@@ -105,9 +112,8 @@ export function decodeValue(r: FrameReader, t: TypeDef, ctx: ValueCodecContext):
       return { kind: 'int', type: t.kind, value: BigInt.asIntN(64, r.u64(t.kind)) };
     case 'f64': {
       const bits = r.u64('f64');
-      const dv = new DataView(new ArrayBuffer(8));
-      dv.setBigUint64(0, bits, true);
-      return { kind: 'float', type: 'f64', value: dv.getFloat64(0, true) };
+      floatBits.setBigUint64(0, bits, true);
+      return { kind: 'float', type: 'f64', value: floatBits.getFloat64(0, true) };
     }
     case 'u128':
       return { kind: 'int', type: 'u128', value: r.u128('u128') };
@@ -116,10 +122,10 @@ export function decodeValue(r: FrameReader, t: TypeDef, ctx: ValueCodecContext):
     case 'string':
       return decodeString(r, ctx);
     case 'heapref':
-      if (!occupiesBytes(t, ctx)) return { kind: 'heapref' };
+      if (!occupiesBytes(t, ctx)) return NEW_HEAPREF;
       return { kind: 'heapref', id: readId(r, 'heap ID') };
     case 'borrowed':
-      if (ctx.dir === 'j2r') return { kind: 'borrowed' };
+      if (ctx.dir === 'j2r') return NEW_BORROWED;
       return { kind: 'borrowed', id: readId(r, 'borrowed ID') };
     case 'callback': {
       const key = ctx.features.callbackKeyWords === 2 ? readId(r, 'callback key') : r.u32('callback handle');
@@ -173,8 +179,7 @@ function checkCount(r: FrameReader, count: number, element: TypeDef, ctx: ValueC
     zeroWidthLeft.set(r, left - count);
     return;
   }
-  const left = r.remaining();
-  const budget = left.u32 + left.u16 + left.u8 + left.str;
+  const budget = r.remainingElements();
   if (count > budget) {
     throw new WireError(
       `array length ${count} is more than the ${budget} buffer elements left in the message`,
@@ -190,26 +195,40 @@ function decodeString(r: FrameReader, ctx: ValueCodecContext): Value {
   if (len === CACHED_STRING_MARK && ctx.features.cachedStrings && ctx.dir === 'r2j') {
     return { kind: 'cached-string', id: readId(r, 'cached string ID') };
   }
-  const bytes = r.strBytes(len, 'string');
+  const start = r.takeStr(len, 'string');
+  const all = r.bytes;
+  const end = start + len;
   let nonAscii = false;
-  for (const b of bytes) {
-    if (b >= 0x80) {
+  for (let i = start; i < end; i++) {
+    if (all[i]! >= 0x80) {
       nonAscii = true;
       break;
     }
   }
   let value: string;
-  if (nonAscii && ctx.dir === 'j2r') {
+  if (!nonAscii) {
+    // ASCII reads the same in every decoder: short ones are cheaper made from char codes than through TextDecoder.
+    value = len <= SHORT_ASCII ? asciiString(all, start, end) : utf8.decode(all.subarray(start, end));
+  } else if (ctx.dir === 'j2r') {
     // Rust rejects invalid UTF-8 in a string it reads (InvalidUtf8).
     try {
-      value = utf8Strict.decode(bytes);
+      value = utf8Strict.decode(all.subarray(start, end));
     } catch {
       throw new WireError(`string is not valid UTF-8`, r.byteOffsetOf('str') - len, 'str');
     }
   } else {
-    value = utf8.decode(bytes);
+    value = utf8.decode(all.subarray(start, end));
   }
   return { kind: 'string', value, byteLength: len, nonAscii };
+}
+
+/** ASCII strings up to this many bytes are built from char codes. */
+const SHORT_ASCII = 32;
+
+function asciiString(bytes: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
 }
 
 const textEncoder = new TextEncoder();

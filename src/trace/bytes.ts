@@ -16,7 +16,8 @@ export function takeBytes(n: number): Uint8Array {
     slab = new Uint8Array(SLAB_BYTES);
     slabUsed = 0;
   }
-  const piece = slab.subarray(slabUsed, slabUsed + n);
+  // The constructor, not subarray: no species lookup, for one view per record.
+  const piece = new Uint8Array(slab.buffer, slabUsed, n);
   // 8-byte aligned pieces: a DataView over one starts on a word boundary.
   slabUsed += (n + 7) & ~7;
   return piece;

@@ -41,6 +41,13 @@ export interface LineReaderOptions {
   maxLineBytes?: number;
 }
 
+/** True when `@btrace` is at `buf[pos]`. */
+function markerAtStart(buf: Buffer, pos: number): boolean {
+  if (pos + MARKER_LENGTH > buf.length) return false;
+  for (let i = 0; i < MARKER_LENGTH; i++) if (buf[pos + i] !== MARKER_BYTES[i]) return false;
+  return true;
+}
+
 /** A byte that may follow `@btrace` for it to count as the marker: space, tab, CR, LF or ESC (colour codes). */
 function endsMarker(byte: number): boolean {
   return byte === 0x20 || byte === 0x09 || byte === 0x0d || byte === NEWLINE || byte === 0x1b;
@@ -365,11 +372,15 @@ export class LineRecordParser {
       }
       const scanFrom = pos;
       let lineStart = -1; // start of the current line within buf, if a newline was passed
-      const markerAt = buf.indexOf(MARKER_BYTES, pos);
+      // Most lines of a trace start with the marker: seen in place, no search and no newline to count.
+      const markerHere = markerAtStart(buf, pos);
+      const markerAt = markerHere ? pos : buf.indexOf(MARKER_BYTES, pos);
       const limit = markerAt === -1 ? buf.length : markerAt;
-      for (let nl = buf.indexOf(NEWLINE, pos); nl !== -1 && nl < limit; nl = buf.indexOf(NEWLINE, nl + 1)) {
-        this.line++;
-        lineStart = nl + 1;
+      if (!markerHere) {
+        for (let nl = buf.indexOf(NEWLINE, pos); nl !== -1 && nl < limit; nl = buf.indexOf(NEWLINE, nl + 1)) {
+          this.line++;
+          lineStart = nl + 1;
+        }
       }
       if (markerAt === -1) {
         // Keep the line's last bytes: a marker may begin here and end in the next chunk.

@@ -13,16 +13,22 @@ export interface FrameLayout {
 
 /** Validates the 12-byte header exactly as the spec's "invalid header" rule says. */
 export function parseFrameLayout(bytes: Uint8Array): FrameLayout {
-  return layoutOf(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  checkHeader(bytes);
+  return { u32Start: HEADER_SIZE, u16Start: wordAt(bytes, 0), u8Start: wordAt(bytes, 4), strStart: wordAt(bytes, 8), end: bytes.length };
 }
 
-function layoutOf(bytes: Uint8Array, view: DataView): FrameLayout {
+/** The little-endian u32 at byte `at` (the caller has checked that four bytes are there). */
+function wordAt(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+function checkHeader(bytes: Uint8Array): void {
   if (bytes.length < HEADER_SIZE) {
     throw new InvalidHeaderError(`message is ${bytes.length} bytes, shorter than the 12-byte header`, 0);
   }
-  const u16Start = view.getUint32(0, true);
-  const u8Start = view.getUint32(4, true);
-  const strStart = view.getUint32(8, true);
+  const u16Start = wordAt(bytes, 0);
+  const u8Start = wordAt(bytes, 4);
+  const strStart = wordAt(bytes, 8);
   const end = bytes.length;
   if (u16Start < HEADER_SIZE) invalidHeader(u16Start, u8Start, strStart, end, 'u16_offset is inside the header', 0);
   if (u8Start < u16Start) invalidHeader(u16Start, u8Start, strStart, end, 'u8_offset is before u16_offset', 4);
@@ -31,7 +37,6 @@ function layoutOf(bytes: Uint8Array, view: DataView): FrameLayout {
   if ((u16Start - HEADER_SIZE) % 4 !== 0) invalidHeader(u16Start, u8Start, strStart, end, 'the u32 buffer is not a whole number of words', 0);
   if ((u8Start - u16Start) % 2 !== 0) invalidHeader(u16Start, u8Start, strStart, end, 'the u16 buffer has an odd length', 4);
   if (u8Start === strStart) invalidHeader(u16Start, u8Start, strStart, end, 'the u8 buffer is empty (no message-type byte)', 4);
-  return { u32Start: HEADER_SIZE, u16Start, u8Start, strStart, end };
 }
 
 function invalidHeader(u16Start: number, u8Start: number, strStart: number, end: number, why: string, at: number): never {
@@ -41,11 +46,14 @@ function invalidHeader(u16Start: number, u8Start: number, strStart: number, end:
 /**
  * Bounds-checked reader over one message: one cursor per buffer, and every read goes
  * through one check that names the buffer, the element index and the byte offset.
- * Nothing is allocated from a length read off the wire before that check.
+ * Nothing is allocated from a length read off the wire before that check. Numbers are
+ * read straight off the bytes: a reader is made for every message, and nothing but its
+ * cursors is allocated for it.
  */
 export class FrameReader {
-  readonly layout: FrameLayout;
-  private readonly view: DataView;
+  private readonly u16Start: number;
+  private readonly u8Start: number;
+  private readonly strStart: number;
   private u32Index = 0;
   private u16Index = 0;
   private u8Index = 0;
@@ -56,13 +64,19 @@ export class FrameReader {
   readonly strCount: number;
 
   constructor(readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.layout = layoutOf(bytes, this.view);
-    const l = this.layout;
-    this.u32Count = (l.u16Start - l.u32Start) / 4;
-    this.u16Count = (l.u8Start - l.u16Start) / 2;
-    this.u8Count = l.strStart - l.u8Start;
-    this.strCount = l.end - l.strStart;
+    checkHeader(bytes);
+    this.u16Start = wordAt(bytes, 0);
+    this.u8Start = wordAt(bytes, 4);
+    this.strStart = wordAt(bytes, 8);
+    this.u32Count = (this.u16Start - HEADER_SIZE) / 4;
+    this.u16Count = (this.u8Start - this.u16Start) / 2;
+    this.u8Count = this.strStart - this.u8Start;
+    this.strCount = bytes.length - this.strStart;
+  }
+
+  /** Byte ranges of the four buffers. */
+  get layout(): FrameLayout {
+    return { u32Start: HEADER_SIZE, u16Start: this.u16Start, u8Start: this.u8Start, strStart: this.strStart, end: this.bytes.length };
   }
 
   /** Cursor positions, in elements, for error messages and for rewinding. */
@@ -86,49 +100,72 @@ export class FrameReader {
     };
   }
 
+  /** Elements left in all four buffers together (what remaining() adds up, without the object). */
+  remainingElements(): number {
+    return this.u32Count - this.u32Index + (this.u16Count - this.u16Index) + (this.u8Count - this.u8Index) + (this.strCount - this.strIndex);
+  }
+
+  /** u32 words left. */
+  remainingU32(): number {
+    return this.u32Count - this.u32Index;
+  }
+
+  /** True when every buffer has been read to its end. */
+  atEnd(): boolean {
+    return this.u32Index === this.u32Count && this.u16Index === this.u16Count && this.u8Index === this.u8Count && this.strIndex === this.strCount;
+  }
+
   hasMoreU32(): boolean {
     return this.u32Index < this.u32Count;
   }
 
   /** Byte offset in the message of the next element of a buffer. */
   byteOffsetOf(buffer: BufferName): number {
-    const l = this.layout;
     switch (buffer) {
-      case 'u32': return l.u32Start + this.u32Index * 4;
-      case 'u16': return l.u16Start + this.u16Index * 2;
-      case 'u8': return l.u8Start + this.u8Index;
-      case 'str': return l.strStart + this.strIndex;
+      case 'u32': return HEADER_SIZE + this.u32Index * 4;
+      case 'u16': return this.u16Start + this.u16Index * 2;
+      case 'u8': return this.u8Start + this.u8Index;
+      case 'str': return this.strStart + this.strIndex;
     }
   }
 
-  private need(buffer: BufferName, index: number, count: number, total: number, what: string): void {
-    if (index + count > total) {
-      throw new BufferUnderrunError(what, buffer, index, count, total - index, this.byteOffsetOf(buffer));
-    }
+  private underrun(buffer: BufferName, index: number, count: number, total: number, what: string): never {
+    throw new BufferUnderrunError(what, buffer, index, count, total - index, this.byteOffsetOf(buffer));
   }
 
   u32(what = 'u32'): number {
-    this.need('u32', this.u32Index, 1, this.u32Count, what);
-    const v = this.view.getUint32(this.layout.u32Start + this.u32Index * 4, true);
-    this.u32Index += 1;
-    return v;
+    const i = this.u32Index;
+    if (i + 1 > this.u32Count) this.underrun('u32', i, 1, this.u32Count, what);
+    this.u32Index = i + 1;
+    return wordAt(this.bytes, HEADER_SIZE + i * 4);
   }
 
   /** Peeks the next u32 word without consuming it. */
   peekU32(ahead = 0): number | undefined {
     const i = this.u32Index + ahead;
     if (i >= this.u32Count) return undefined;
-    return this.view.getUint32(this.layout.u32Start + i * 4, true);
+    return wordAt(this.bytes, HEADER_SIZE + i * 4);
+  }
+
+  /** Two u32 words, low first, as a number (exact below 2^53: what the heap-ID readers do). */
+  u64Number(what = 'u64'): number {
+    const i = this.u32Index;
+    if (i + 2 > this.u32Count) this.underrun('u32', i, 2, this.u32Count, what);
+    this.u32Index = i + 2;
+    const base = HEADER_SIZE + i * 4;
+    return wordAt(this.bytes, base + 4) * 0x1_0000_0000 + wordAt(this.bytes, base);
   }
 
   /** Two u32 words, low first, as a bigint (exact). */
   u64(what = 'u64'): bigint {
-    this.need('u32', this.u32Index, 2, this.u32Count, what);
-    const base = this.layout.u32Start + this.u32Index * 4;
-    const lo = this.view.getUint32(base, true);
-    const hi = this.view.getUint32(base + 4, true);
-    this.u32Index += 2;
-    return (BigInt(hi) << 32n) | BigInt(lo);
+    const i = this.u32Index;
+    if (i + 2 > this.u32Count) this.underrun('u32', i, 2, this.u32Count, what);
+    this.u32Index = i + 2;
+    const base = HEADER_SIZE + i * 4;
+    const hi = wordAt(this.bytes, base + 4);
+    // Below 2^53 the number converts exactly: one bigint made instead of three.
+    if (hi < 0x20_0000) return BigInt(hi * 0x1_0000_0000 + wordAt(this.bytes, base));
+    return (BigInt(hi) << 32n) | BigInt(wordAt(this.bytes, base));
   }
 
   u128(what = 'u128'): bigint {
@@ -138,33 +175,41 @@ export class FrameReader {
   }
 
   u16(what = 'u16'): number {
-    this.need('u16', this.u16Index, 1, this.u16Count, what);
-    const v = this.view.getUint16(this.layout.u16Start + this.u16Index * 2, true);
-    this.u16Index += 1;
-    return v;
+    const i = this.u16Index;
+    if (i + 1 > this.u16Count) this.underrun('u16', i, 1, this.u16Count, what);
+    this.u16Index = i + 1;
+    const at = this.u16Start + i * 2;
+    return this.bytes[at]! | (this.bytes[at + 1]! << 8);
   }
 
   u8(what = 'u8'): number {
-    this.need('u8', this.u8Index, 1, this.u8Count, what);
-    const v = this.bytes[this.layout.u8Start + this.u8Index]!;
-    this.u8Index += 1;
-    return v;
+    const i = this.u8Index;
+    if (i + 1 > this.u8Count) this.underrun('u8', i, 1, this.u8Count, what);
+    this.u8Index = i + 1;
+    return this.bytes[this.u8Start + i]!;
   }
 
   /** `count` raw bytes from the u8 buffer (a view, not a copy). */
   u8Bytes(count: number, what = 'bytes'): Uint8Array {
-    this.need('u8', this.u8Index, count, this.u8Count, what);
-    const start = this.layout.u8Start + this.u8Index;
-    this.u8Index += count;
+    const i = this.u8Index;
+    if (i + count > this.u8Count) this.underrun('u8', i, count, this.u8Count, what);
+    const start = this.u8Start + i;
+    this.u8Index = i + count;
     return this.bytes.subarray(start, start + count);
   }
 
   /** `count` bytes from the str buffer (a view, not a copy). */
   strBytes(count: number, what = 'string bytes'): Uint8Array {
-    this.need('str', this.strIndex, count, this.strCount, what);
-    const start = this.layout.strStart + this.strIndex;
-    this.strIndex += count;
+    const start = this.takeStr(count, what);
     return this.bytes.subarray(start, start + count);
+  }
+
+  /** Takes `count` bytes of the str buffer and gives the message offset of the first (no view made). */
+  takeStr(count: number, what = 'string bytes'): number {
+    const i = this.strIndex;
+    if (i + count > this.strCount) this.underrun('str', i, count, this.strCount, what);
+    this.strIndex = i + count;
+    return this.strStart + i;
   }
 }
 
