@@ -1,24 +1,25 @@
 import { Command, CommanderError, Option } from 'commander';
 import { REVISIONS } from '../protocol/revisions.js';
-import { TraceInputError } from '../trace/source.js';
-import { TraceOutputError } from '../trace/writer.js';
-import { runConvert } from './convert.js';
-import { runDump } from './dump.js';
-import { runDiff } from './diff.js';
-import { runAnalyze } from './analyze.js';
-import { describeScenarios, runSimulate } from './simulate.js';
-import { runTimeline } from './timeline.js';
-import { runRecorder } from './recorder.js';
 import { EXIT_BAD_INPUT, UsageError, colorFor, isBrokenPipe, processIO, type CliIO } from './io.js';
-import { JsHeapLoadError } from '../replay/index.js';
 import { formatFromExtension, parseChoice, parsePositive, parseRevisionOption, parseSeqRange, parseUint } from './options.js';
 import { withOutput } from './output.js';
 import { VERSION } from './version.js';
 
 /**
+ * Errors of the layers below that are the input's or the user's fault (a message, exit 2).
+ * Told by name: the commands are loaded only when run, so their classes may not be loaded.
+ */
+const INPUT_ERRORS: ReadonlySet<string> = new Set(['TraceInputError', 'TraceOutputError', 'JsHeapLoadError']);
+
+function isInputError(e: unknown): e is Error {
+  return e instanceof Error && INPUT_ERRORS.has(e.name);
+}
+
+/**
  * The command-line program. It only parses arguments, calls the library, renders, and
  * returns the exit code; the caller sets `process.exitCode` (never `process.exit`, which
- * would cut a piped report short).
+ * would cut a piped report short). Each command's module is imported when it runs, not at
+ * start-up: `analyze` does not load the simulator, the timeline renderer or the diff engine.
  */
 export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   let exitCode = 0;
@@ -62,7 +63,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .action(async (traces: string[], opts) => {
       const color = colorOption();
       const format = opts.format ?? (opts.json ? undefined : formatFromExtension(opts.output, { '.json': 'json' as const }));
-      exitCode = await withOutput(io, opts.output, (out) => runAnalyze(traces, { ...opts, ...(format && { format }), ...(color !== undefined && { color }), ...(out !== io && { color: false }) }, out));
+      exitCode = await withOutput(io, opts.output, async (out) => (await import('./analyze.js')).runAnalyze(traces, { ...opts, ...(format && { format }), ...(color !== undefined && { color }), ...(out !== io && { color: false }) }, out));
     });
 
   program
@@ -83,7 +84,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .action(async (traces: string[], opts) => {
       const color = colorOption();
       const format = opts.format ?? (opts.json ? undefined : formatFromExtension(opts.output, { '.json': 'json' as const, '.ndjson': 'json' as const, '.jsonl': 'json' as const }));
-      exitCode = await withOutput(io, opts.output, (out) => runDump(traces, { ...opts, ...(format && { format }), ...(color !== undefined && { color }), ...(out !== io && { color: false }) }, out));
+      exitCode = await withOutput(io, opts.output, async (out) => (await import('./dump.js')).runDump(traces, { ...opts, ...(format && { format }), ...(color !== undefined && { color }), ...(out !== io && { color: false }) }, out));
     });
 
   program
@@ -105,7 +106,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .action(async (a: string, b: string, opts) => {
       const color = colorOption();
       const format = opts.format ?? (opts.json ? undefined : formatFromExtension(opts.output, { '.json': 'json' as const }));
-      exitCode = await withOutput(io, opts.output, (out) => runDiff(a, b, { ...opts, ...(format && { format }), ...(color !== undefined && { color }), ...(out !== io && { color: false }) }, out));
+      exitCode = await withOutput(io, opts.output, async (out) => (await import('./diff.js')).runDiff(a, b, { ...opts, ...(format && { format }), ...(color !== undefined && { color }), ...(out !== io && { color: false }) }, out));
     });
 
   program
@@ -117,7 +118,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('--gzip', 'gzip the output whatever its name')
     .action(async (input: string, opts) => {
       const color = colorOption();
-      exitCode = await runConvert(input, { ...opts, ...(color !== undefined && { color }) }, io);
+      exitCode = await (await import('./convert.js')).runConvert(input, { ...opts, ...(color !== undefined && { color }) }, io);
     });
 
   program
@@ -138,12 +139,12 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('-o, --output <file>', 'trace to write (.btrace = binary, .gz = gzipped, otherwise @btrace lines); - for stdout')
     .action(async (scenario: string | undefined, opts) => {
       if (opts.list) {
-        io.stdout.write(describeScenarios());
+        io.stdout.write((await import('./simulate.js')).describeScenarios());
         return;
       }
       if (!scenario) throw new UsageError('simulate needs a scenario (see simulate --list)');
       if (!opts.output) throw new UsageError("simulate needs -o FILE (or -o - for stdout)");
-      exitCode = await runSimulate(scenario, opts, io);
+      exitCode = await (await import('./simulate.js')).runSimulate(scenario, opts, io);
     });
 
   program
@@ -153,7 +154,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('--ctx <label>', 'session label written into every line (no spaces or quotes)')
     .option('-o, --output <file>', 'write the snippet to this file instead of stdout; - for stdout')
     .action(async (opts) => {
-      exitCode = await runRecorder(opts, io);
+      exitCode = await (await import('./recorder.js')).runRecorder(opts, io);
     });
 
   program
@@ -170,7 +171,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('--ctx <label>', 'chart only the session with this ctx label (default with several sessions: the one that diverges first)')
     .action(async (traces: string[], opts) => {
       const color = colorOption();
-      exitCode = await runTimeline(traces, { ...opts, ...(color !== undefined && { color }) }, io);
+      exitCode = await (await import('./timeline.js')).runTimeline(traces, { ...opts, ...(color !== undefined && { color }) }, io);
     });
 
   // A reader that closes the pipe early makes stdout emit EPIPE: end quietly, never a crash.
@@ -188,7 +189,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : EXIT_BAD_INPUT;
     }
     const err = colorFor(io, 'stderr');
-    if (e instanceof UsageError || e instanceof TraceInputError || e instanceof TraceOutputError || e instanceof JsHeapLoadError) {
+    if (e instanceof UsageError || isInputError(e)) {
       io.stderr.write(`${err.red('error:')} ${e.message}\n`);
       return EXIT_BAD_INPUT;
     }
