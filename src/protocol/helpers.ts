@@ -1,6 +1,6 @@
 import type { DecodedMessage, Exchange, Op, REvalBody } from './messages.js';
 import { BoundedMap } from './bounded-map.js';
-import { hex } from './types.js';
+import { hex, type Signature } from './types.js';
 
 /**
  * The bridge's own helper functions are ordinary registered JS functions whose fn ids
@@ -80,6 +80,8 @@ export class HelperTable {
   /** explicit-ids: which fn id is which, as far as the bytes have decided, and why. */
   private split?: { drop?: number; dispose?: number; why: string };
   private version = 0;
+  /** The roles `known` declares (from meta or symbols), kept with it: asked for every op. */
+  private declared = new Set<HelperRole>();
 
   constructor(symbols?: SymbolTable) {
     if (symbols) {
@@ -90,6 +92,12 @@ export class HelperTable {
         }
       }
     }
+    this.noteDeclared();
+  }
+
+  private noteDeclared(): void {
+    this.declared = new Set();
+    for (const entry of this.known.values()) if (entry.source !== 'heuristic') this.declared.add(entry.role);
   }
 
   /** Applies `fn.*` keys of a meta record. Returns the keys it did not understand. */
@@ -108,6 +116,7 @@ export class HelperTable {
       }
       this.known.set(id, { role: role as HelperRole, source: 'meta' });
     }
+    this.noteDeclared();
     return bad;
   }
 
@@ -124,7 +133,7 @@ export class HelperTable {
       seen = new Set();
       this.signaturesSeen.set(op.fnId, seen);
     }
-    const sig = hex(op.signature.bytes);
+    const sig = signatureHex(op.signature);
     if (seen.size < 4) seen.add(sig);
     if (sig === DROP_SIGNATURE && !this.dropCandidates.includes(op.fnId) && this.dropCandidates.length < 4) {
       this.dropCandidates.push(op.fnId);
@@ -151,7 +160,7 @@ export class HelperTable {
     const reserved = body.reservedIds ?? [];
     let r = 0;
     for (const op of body.ops) {
-      if (hex(op.signature.bytes) === DROP_SIGNATURE) this.unitOp(op);
+      if (signatureHex(op.signature) === DROP_SIGNATURE) this.unitOp(op);
       if (op.signature.ret.kind !== 'heapref' || r >= reserved.length) continue;
       const id = reserved[r++]!;
       // The closure cast: one Callback parameter, a JsValue result (docs/protocol.md §9.1).
@@ -198,7 +207,7 @@ export class HelperTable {
   observeNativeDrop(key: number, enclosing: readonly Op[] | undefined): void {
     if (!this.disposeExists || !enclosing || this.split?.dispose !== undefined) return;
     for (const op of enclosing) {
-      if (hex(op.signature.bytes) !== DROP_SIGNATURE) continue;
+      if (signatureHex(op.signature) !== DROP_SIGNATURE) continue;
       const id = unitIdArg(op);
       if (id !== undefined && this.closureAt.get(id) === key) {
         this.settle({ dispose: op.fnId }, `fn ${op.fnId} targeted #${id}, the closure of callback ${key}, and JS answered with a native-ref drop of that callback nested inside the same R-Eval`);
@@ -270,7 +279,7 @@ export class HelperTable {
     const declared = this.known.get(op.fnId);
     if (declared && declared.source !== 'heuristic') return declared;
     if (this.hasDeclaredRoleFor('drop_heap_ref') && this.hasDeclaredRoleFor('clone_heap_ref')) return declared;
-    const sig = hex(op.signature.bytes);
+    const sig = signatureHex(op.signature);
     const seen = this.signaturesSeen.get(op.fnId);
     const manySignatures = (seen?.size ?? 0) > 1;
     if (manySignatures) {
@@ -320,8 +329,7 @@ export class HelperTable {
   }
 
   private hasDeclaredRoleFor(role: HelperRole): boolean {
-    for (const entry of this.known.values()) if (entry.role === role && entry.source !== 'heuristic') return true;
-    return false;
+    return this.declared.has(role);
   }
 
   /** A person-readable name for a fn id: symbols first, then a known role. */
@@ -353,4 +361,16 @@ export class HelperTable {
   splitEvidence(): string | undefined {
     return this.split?.why;
   }
+}
+
+/** Hex of a signature's bytes, once per signature (the decoder interns them: one object per distinct signature). */
+const SIGNATURE_HEX = new WeakMap<Signature, string>();
+
+function signatureHex(sig: Signature): string {
+  let h = SIGNATURE_HEX.get(sig);
+  if (h === undefined) {
+    h = hex(sig.bytes);
+    SIGNATURE_HEX.set(sig, h);
+  }
+  return h;
 }
