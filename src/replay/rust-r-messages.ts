@@ -1,0 +1,128 @@
+/**
+ * The R-messages Rust sends: an R-Eval (placeholders, helper drops, what Rust means by every
+ * ID it writes) and an R-Resp, with explicit-ids install lists.
+ */
+import type { DecodedMessage, Op, REvalBody, RRespBody } from '../protocol/messages.js';
+import { forEachRef } from '../protocol/values.js';
+import { JSIDX_RESERVED, type Belief, type Intent, type RefIntent, type ValueInfo, type OpIntent } from './ids.js';
+import { helperIdArg, locationOf, type LMsg, type StepOut } from './context.js';
+import type { RustFrame } from './rust-state.js';
+import { RustJMessages } from './rust-j-messages.js';
+
+export abstract class RustRMessages extends RustJMessages {
+  protected onREval(lm: LMsg, d: DecodedMessage, body: REvalBody, out: StepOut): void {
+    const serial = d.exchange?.serial ?? -lm.no;
+    const intent: Intent = { ops: [] };
+    if (this.allocator === 'explicit') this.applyInstall(body.installIds ?? [], lm, out, intent);
+    const plan = this.plan(body);
+    const frame: RustFrame = { serial, kind: 'r-eval', lm, ops: body.ops, post: plan.post, drops: [], borrowFrame: false };
+    if (this.allocator === 'explicit') intent.reserved = (body.reservedIds ?? []).map((id) => this.belief(id));
+    const planned = this.planIds(body, plan.placeholder);
+    // Placeholders of this message, by ID, with the value each stands for (before they are taken).
+    const pending = new Map<number, ValueInfo>();
+    const infoOf = (op: Op): ValueInfo => {
+      const fn = this.ctx.fnName(op);
+      return this.info({ no: lm.no, op: op.index }, `result of op ${op.index} \`${fn}\` in msg ${lm.no}`, fn, locationOf(this.ctx, lm, 'rust', op.index));
+    };
+    if (planned) for (const op of body.ops) if (planned.has(op.index)) pending.set(planned.get(op.index)!, infoOf(op));
+    const beliefOf = (id: number): Belief => {
+      const p = pending.get(id);
+      return p && !this.live.has(id) ? { id, state: 'pending', info: p } : this.belief(id);
+    };
+    for (const op of body.ops) {
+      const role = this.ctx.role(op);
+      const refs: RefIntent[] = [];
+      const at = locationOf(this.ctx, lm, 'rust', op.index);
+      if (role === 'drop_heap_ref' || role === 'clone_heap_ref' || role === 'dispose_rust_function') {
+        const id = helperIdArg(op);
+        if (id !== undefined) {
+          refs.push({ id, belief: beliefOf(id), role: role === 'drop_heap_ref' ? 'drop' : role === 'clone_heap_ref' ? 'clone' : 'dispose', param: 1 });
+          if (refs[0]!.belief.state === 'unknown' && id >= JSIDX_RESERVED) out.inconsistent = true;
+        }
+      } else {
+        op.args.forEach((a, i) => {
+          forEachRef(a, (r) => {
+            if (r.id !== undefined) refs.push({ id: r.id, belief: beliefOf(r.id), role: 'arg', param: i + 1 });
+          });
+          if (a.kind === 'cached-string') refs.push({ id: a.id, belief: this.belief(a.id), role: 'cached-string', param: i + 1 });
+        });
+        for (const r of refs) if (r.belief.state === 'unknown' && r.id >= JSIDX_RESERVED) out.inconsistent = true;
+      }
+      const guess = role === 'drop_heap_ref' || role === 'dispose_rust_function' ? this.ctx.roleGuess(op) : undefined;
+      if (role === 'drop_heap_ref') {
+        const id = helperIdArg(op);
+        if (id !== undefined) this.release(id, at, frame);
+      }
+      if (guess !== undefined) {
+        const id = helperIdArg(op);
+        if (id !== undefined && id >= JSIDX_RESERVED) this.guessed.push({ id, op, at, released: role === 'drop_heap_ref' });
+        if (this.guessed.length > 4096) this.guessed.shift();
+      }
+      let resultId: number | undefined;
+      let resultKey: string | undefined;
+      if (plan.placeholder[op.index - 1]) {
+        const info = infoOf(op);
+        if (planned) {
+          const id = planned.get(op.index);
+          if (id !== undefined) {
+            if (this.allocator === 'explicit') this.adopt(id, info, lm, out, 'reserved');
+            else {
+              this.born(id, info);
+              if (id >= this.maxId) this.maxId = id + 1;
+            }
+            resultId = id;
+          }
+        } else {
+          const { id, reused } = this.next();
+          this.born(id, reused ? { ...info, reused } : info);
+          resultId = id;
+        }
+        resultKey = info.key;
+      }
+      const opIntent: OpIntent = { refs, ...(resultId !== undefined && { resultId, resultKey }) };
+      intent.ops!.push(opIntent);
+    }
+    if (plan.ambiguous !== undefined) frame.ambiguous = { op: plan.ambiguous, tentative: this.peekNext() };
+    this.frames.push(frame);
+    out.intent = intent;
+  }
+
+  protected applyInstall(ids: readonly number[], lm: LMsg, out: StepOut, intent: Intent): void {
+    const beliefs: Belief[] = [];
+    const keys: string[] = [];
+    const infos: ValueInfo[] = [];
+    for (const id of ids) {
+      beliefs.push(this.belief(id));
+      const info = this.pendingInstall.shift();
+      if (!info) {
+        out.inconsistent = true;
+        continue;
+      }
+      keys.push(info.key);
+      infos.push(info);
+      this.adopt(id, info, lm, out, 'install');
+    }
+    intent.install = beliefs;
+    intent.installKeys = keys;
+    intent.installInfo = infos;
+  }
+
+  protected onRResp(lm: LMsg, d: DecodedMessage, body: RRespBody, out: StepOut): void {
+    const intent: Intent = {};
+    if (this.allocator === 'explicit') this.applyInstall(body.installIds ?? [], lm, out, intent);
+    const serial = d.exchange?.serial;
+    const at = this.frames.findIndex((f) => f.serial === serial);
+    if (at >= 0) {
+      // Exchanges above it were abandoned (a panic skipped their cleanup).
+      while (this.frames.length > at + 1) this.abandonTop();
+      const frame = this.frames.pop()!;
+      if (frame.borrowFrame) this.popBorrowFrame();
+    }
+    const refs: RefIntent[] = [];
+    if (body.value) this.refsOf(body.value, 1, 'return', refs);
+    intent.value = refs;
+    out.intent = intent;
+    this.takeStashed(out);
+    this.quiescence(out);
+  }
+}
