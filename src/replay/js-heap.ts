@@ -285,6 +285,40 @@ export class ModelHeap {
     return this.freeIds.slice(-16);
   }
 
+  freeCount(): number {
+    return this.freeIds.length;
+  }
+
+  /** `freeList()`, or `prev` when it holds the same IDs (snapshots share what did not change). */
+  freeListOr(prev: readonly number[] | undefined): number[] {
+    const ids = this.freeIds;
+    const from = Math.max(0, ids.length - 16);
+    if (prev && prev.length === ids.length - from) {
+      let same = true;
+      for (let i = 0; i < prev.length && same; i++) same = prev[i] === ids[from + i];
+      if (same) return prev as number[];
+    }
+    return ids.slice(from);
+  }
+
+  /** `scopes()`, or `prev` when it shows the same scopes. */
+  scopesOr(prev: ReadonlyArray<{ reserved: number; filled: number; start?: number }> | undefined): Array<{ reserved: number; filled: number; start?: number }> {
+    if (prev) {
+      let same = true;
+      if (this.allocator === 'explicit') {
+        const list = this.listScopes;
+        same = prev.length === list.length;
+        for (let i = 0; i < list.length && same; i++) same = prev[i]!.reserved === list[i]!.ids.length && prev[i]!.filled === list[i]!.next;
+      } else {
+        const list = this.countScopes;
+        same = prev.length === list.length;
+        for (let i = 0; i < list.length && same; i++) same = prev[i]!.reserved === list[i]!.count && prev[i]!.filled === list[i]!.next && prev[i]!.start === list[i]!.start;
+      }
+      if (same) return prev as Array<{ reserved: number; filled: number; start?: number }>;
+    }
+    return this.scopes();
+  }
+
   /** Why an empty slot is empty, as far as this heap can tell. */
   why(id: number): EmptyReason {
     if (this.allocator === 'explicit') return 'never';

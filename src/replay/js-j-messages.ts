@@ -83,8 +83,8 @@ export abstract class JsJMessages extends JsRMessages {
             }
             return;
           }
-          const freeBefore = this.allocator === 'freelist' ? this.heap.model.freeList() : [];
-          const v = this.val(origin, `argument ${i + 1} of callback ${formatCallbackKey(call.key)} in msg ${lm.no}`, fn, at, freeBefore.length > 0);
+          const reused = this.allocator === 'freelist' && this.heap.model.freeCount() > 0;
+          const v = this.val(origin, `argument ${i + 1} of callback ${formatCallbackKey(call.key)} in msg ${lm.no}`, fn, at, reused);
           if (this.allocator === 'explicit') {
             frame.deferred ??= this.heap.newDeferred();
             this.heap.deferPush(frame.deferred, v);
@@ -96,7 +96,7 @@ export abstract class JsJMessages extends JsRMessages {
             this.relocate(id, r.id, v);
             id = r.id;
           }
-          allocs.push({ key: v.key, id, reused: freeBefore.length > 0 });
+          allocs.push({ key: v.key, id, reused });
         });
       });
     }

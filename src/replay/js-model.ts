@@ -18,6 +18,9 @@ import { JsJMessages } from './js-j-messages.js';
 import { type JsSnapshot, jsSnapshotOf } from './js-snapshot.js';
 
 export class JsModel extends JsJMessages {
+  /** The last snapshot taken: the next shares its unchanged lists. */
+  private lastSnapshot?: JsSnapshot;
+
   clone(): JsModel | undefined {
     const heap = this.heap.clone();
     if (!heap) return undefined;
@@ -38,7 +41,7 @@ export class JsModel extends JsJMessages {
   }
 
   snapshot(): JsSnapshot {
-    return jsSnapshotOf(this.allocator, this.heap.model, this.frames);
+    return (this.lastSnapshot = jsSnapshotOf(this.allocator, this.heap.model, this.frames, this.lastSnapshot));
   }
 
   step(lm: LMsg, d: DecodedMessage, intent: Intent | undefined, out: StepOut, choice?: WindowChoice): void {

@@ -16,16 +16,42 @@ export interface JsSnapshot {
   pendingDeferred?: number;
 }
 
-/** The state of `heap` with `frames` open, under `allocator`. */
-export function jsSnapshotOf(allocator: AllocatorKind, m: ModelHeap, frames: readonly JsFrame[]): JsSnapshot {
-  return {
-    ...(allocator !== 'explicit' && { maxId: m.maxId }),
-    ...(allocator === 'freelist' && { freeList: m.freeList() }),
-    live: m.liveCount(),
-    borrowPointer: m.pointer,
-    borrowFrames: m.frameDepth(),
-    scopes: m.scopes(),
-    openExchanges: frames.map((f) => ({ kind: f.kind, message: f.lm.no, ...(f.kind === 'r-eval' && { window: [f.kmin, f.kmax] as [number, number] }) })),
-    ...(allocator === 'explicit' && { pendingDeferred: m.pendingDeferred() }),
-  };
+type OpenExchange = JsSnapshot['openExchanges'][number];
+
+/**
+ * The state of `m` with `frames` open, under `allocator`. Taken after every step, so the
+ * lists are shared with `prev` (the last snapshot, never changed once made) where they did
+ * not change; keys are set in the order of the JSON schema.
+ */
+export function jsSnapshotOf(allocator: AllocatorKind, m: ModelHeap, frames: readonly JsFrame[], prev: JsSnapshot | undefined): JsSnapshot {
+  const s = {} as JsSnapshot;
+  if (allocator !== 'explicit') s.maxId = m.maxId;
+  if (allocator === 'freelist') s.freeList = m.freeListOr(prev?.freeList);
+  s.live = m.liveCount();
+  s.borrowPointer = m.pointer;
+  s.borrowFrames = m.frameDepth();
+  s.scopes = m.scopesOr(prev?.scopes);
+  s.openExchanges = prev && sameExchanges(prev.openExchanges, frames) ? prev.openExchanges : exchangesOf(frames);
+  if (allocator === 'explicit') s.pendingDeferred = m.pendingDeferred();
+  return s;
+}
+
+function sameExchanges(prev: readonly OpenExchange[], frames: readonly JsFrame[]): boolean {
+  if (prev.length !== frames.length) return false;
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i]!;
+    const x = prev[i]!;
+    if (x.kind !== f.kind || x.message !== f.lm.no) return false;
+    if (f.kind === 'r-eval' && (x.window![0] !== f.kmin || x.window![1] !== f.kmax)) return false;
+  }
+  return true;
+}
+
+function exchangesOf(frames: readonly JsFrame[]): OpenExchange[] {
+  const out: OpenExchange[] = new Array(frames.length);
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i]!;
+    out[i] = f.kind === 'r-eval' ? { kind: f.kind, message: f.lm.no, window: [f.kmin, f.kmax] } : { kind: f.kind, message: f.lm.no };
+  }
+  return out;
 }

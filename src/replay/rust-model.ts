@@ -10,6 +10,7 @@
  */
 import type { DecodedMessage } from '../protocol/messages.js';
 import type { LMsg, StepOut } from './context.js';
+import type { RustFrame } from './rust-state.js';
 import { RustRMessages } from './rust-r-messages.js';
 
 export interface RustSnapshot {
@@ -24,6 +25,9 @@ export interface RustSnapshot {
 }
 
 export class RustModel extends RustRMessages {
+  /** The last snapshot taken: the next shares its unchanged lists. */
+  private lastSnapshot?: RustSnapshot;
+
   clone(): RustModel {
     const c = new RustModel(this.ctx);
     c.maxId = this.maxId;
@@ -47,17 +51,26 @@ export class RustModel extends RustRMessages {
     return c;
   }
 
+  /**
+   * Taken after every step: the lists are shared with the last snapshot (never changed once
+   * made) where they did not change; keys are set in the order of the JSON schema.
+   */
   snapshot(): RustSnapshot {
-    return {
-      maxId: this.maxId,
-      ...(this.allocator === 'freelist' && { freeList: this.free.slice(-16) }),
-      live: this.live.size,
-      borrowPointer: this.borrowPointer,
-      borrowFrames: this.borrowFrames.length,
-      openExchanges: this.frames.map((f) => ({ kind: f.kind, message: f.lm.no })),
-      ...(this.allocator === 'explicit' && { pendingInstall: this.pendingInstall.length, releasedNotRecycled: [...this.released.keys()].slice(0, 16) }),
-    };
+    const prev = this.lastSnapshot;
+    const s = {} as RustSnapshot;
+    s.maxId = this.maxId;
+    if (this.allocator === 'freelist') s.freeList = tailOr(this.free, 16, prev?.freeList);
+    s.live = this.live.size;
+    s.borrowPointer = this.borrowPointer;
+    s.borrowFrames = this.borrowFrames.length;
+    s.openExchanges = prev && sameExchanges(prev.openExchanges, this.frames) ? prev.openExchanges : this.frames.map((f) => ({ kind: f.kind, message: f.lm.no }));
+    if (this.allocator === 'explicit') {
+      s.pendingInstall = this.pendingInstall.length;
+      s.releasedNotRecycled = firstKeysOr(this.released, 16, prev?.releasedNotRecycled);
+    }
+    return (this.lastSnapshot = s);
   }
+
 
   /** Rust sends (R-messages) or takes (J-messages) one message. */
   step(lm: LMsg, d: DecodedMessage, out: StepOut): void {
@@ -84,6 +97,46 @@ export class RustModel extends RustRMessages {
   pendingInstallCount(): number {
     return this.pendingInstall.length;
   }
+}
+
+/** The last `n` of `xs`, or `prev` when it holds the same. */
+function tailOr(xs: readonly number[], n: number, prev: number[] | undefined): number[] {
+  const from = Math.max(0, xs.length - n);
+  if (prev && prev.length === xs.length - from) {
+    let same = true;
+    for (let i = 0; i < prev.length && same; i++) same = prev[i] === xs[from + i];
+    if (same) return prev;
+  }
+  return xs.slice(from);
+}
+
+/** The first `n` keys of `m` in insertion order, or `prev` when they are the same. */
+function firstKeysOr(m: ReadonlyMap<number, unknown>, n: number, prev: number[] | undefined): number[] {
+  if (prev) {
+    let i = 0;
+    let same = true;
+    for (const k of m.keys()) {
+      if (i === n) break;
+      if (prev[i] !== k) {
+        same = false;
+        break;
+      }
+      i++;
+    }
+    if (same && i === prev.length) return prev;
+  }
+  const keys: number[] = [];
+  for (const k of m.keys()) {
+    if (keys.length === n) break;
+    keys.push(k);
+  }
+  return keys;
+}
+
+function sameExchanges(prev: RustSnapshot['openExchanges'], frames: readonly RustFrame[]): boolean {
+  if (prev.length !== frames.length) return false;
+  for (let i = 0; i < frames.length; i++) if (prev[i]!.kind !== frames[i]!.kind || prev[i]!.message !== frames[i]!.lm.no) return false;
+  return true;
 }
 
 export type { Reading } from './rust-state.js';
