@@ -99,44 +99,55 @@ export class Replay {
 
   rustStep(lm: LMsg, d: DecodedMessage): void {
     this.forkRust(d);
-    const results = this.worlds.map((w) => {
+    const worlds = this.worlds;
+    const results: Array<{ w: World; out: StepOut }> = new Array(worlds.length);
+    for (let i = 0; i < worlds.length; i++) {
+      const w = worlds[i]!;
       const out = new StepOut();
       w.rust.step(lm, d, out);
-      if (out.intent) w.intents.set(lm.no, mergeIntent(w.intents.get(lm.no), out.intent));
-      if (out.intent?.allocs && out.intent.allocs.length > 0) w.rustAllocs.set(lm.no, out.intent.allocs);
+      const intent = out.intent;
+      if (intent) {
+        const had = w.intents.get(lm.no);
+        w.intents.set(lm.no, had ? { ...had, ...intent } : intent);
+        if (intent.allocs && intent.allocs.length > 0) w.rustAllocs.set(lm.no, intent.allocs);
+      }
       this.compareAllocs(w, lm, out);
       this.compareCreated(w, out);
-      this.coverLatent(w, out);
+      if (out.drafts.length > 0) this.coverLatent(w, out);
       if (out.quiescent) {
-        w.rustQuiet.set(lm.no, { no: lm.no, ...(out.quiescent.maxId !== undefined && { maxId: out.quiescent.maxId }) });
+        w.rustQuiet.set(lm.no, quietOf(lm, out.quiescent));
         this.borrowBalance('rust', lm, out.quiescent, out);
         this.compareQuiet(w, lm, out);
       }
-      return { w, out };
-    });
+      results[i] = { w, out };
+    }
     this.settle(results);
   }
 
   jsStep(lm: LMsg, d: DecodedMessage): void {
     const choices = this.forkJs(d);
-    const results = this.worlds.map((w) => {
+    const worlds = this.worlds;
+    const results: Array<{ w: World; out: StepOut }> = new Array(worlds.length);
+    for (let i = 0; i < worlds.length; i++) {
+      const w = worlds[i]!;
       const out = new StepOut();
       const intent = w.intents.get(lm.no);
-      w.js.step(lm, d, intent, out, choices.get(w));
-      w.intents.delete(lm.no);
+      w.js.step(lm, d, intent, out, choices?.get(w));
+      if (intent) w.intents.delete(lm.no);
       if (out.jsAllocs && out.jsAllocs.length > 0) w.jsAllocs.set(lm.no, out.jsAllocs);
       this.compareAllocs(w, lm, out);
       this.compareCreated(w, out);
-      this.coverLatent(w, out);
+      if (out.drafts.length > 0) this.coverLatent(w, out);
       if (out.quiescent) {
-        w.jsQuiet.set(lm.no, { no: lm.no, ...(out.quiescent.maxId !== undefined && { maxId: out.quiescent.maxId }) });
+        w.jsQuiet.set(lm.no, quietOf(lm, out.quiescent));
         this.borrowBalance('js', lm, out.quiescent, out);
         this.compareQuiet(w, lm, out);
       }
-      return { w, out };
-    });
+      results[i] = { w, out };
+    }
     this.settle(results);
     for (const w of this.worlds) {
+      if (w.js.amendments.length === 0) continue;
       if (w === this.primary) for (const a of w.js.amendments) this.hooks.amend(a.draftKey, a.jsId, a.info);
       w.js.amendments.length = 0;
     }
@@ -167,38 +178,44 @@ export class Replay {
    * names every ID, which the install and reservation checks cover.
    */
   private compareCreated(w: World, out: StepOut): void {
-    const rustNew = w.rust.bornNow.splice(0);
-    const jsNew = w.js.storedNow.splice(0);
+    const rustNew = w.rust.bornNow;
+    const jsNew = w.js.storedNow;
+    if (rustNew.length === 0 && jsNew.length === 0) return;
     const a = this.ctx.features.allocator;
-    if (a === 'freelist' || a === 'explicit') return;
-    const check = (key: string, rustId: number | undefined, jsId: number | undefined): void => {
-      if (rustId === undefined || jsId === undefined || rustId === jsId) return;
-      const info = w.rust.valueAt(rustId);
-      if (!info || info.key !== key) return;
-      const jsHere = w.js.heap.model.get(rustId);
-      const rustThere = w.rust.valueAt(jsId);
-      if (w.latent.has(key)) return;
-      w.latent.set(
-        key,
-        w.js.qualify(
-          {
-            kind: 'placeholder-id-mismatch',
-            severity: 'error',
-            key: `placeholder-id-mismatch|created|${key}`,
-            mismatch: true,
-            message: `${describe(info)}: Rust gave it #${rustId}, JS stored it at #${jsId}${rustThere ? ` (Rust's #${jsId} is ${describe(rustThere)})` : ''}${jsHere ? `; JS #${rustId} holds ${describe(jsHere.info)}` : ''}: the two allocators parted here, and nothing used the ID before the trace ended`,
-            location: info.at,
-            rustId,
-            jsId,
-            provenance: [provenanceOf(rustId, 'rust', info), ...(jsHere ? [provenanceOf(rustId, 'js', jsHere.info)] : [])],
-            detail: { value: key, atCreation: true },
-          },
-          [rustId, jsId],
-        ),
-      );
-    };
-    for (const { id, info } of rustNew) check(info.key, id, w.js.storedAt(info.key));
-    for (const { info } of jsNew) check(info.key, w.rust.idOf(info.key), w.js.storedAt(info.key));
+    if (a !== 'freelist' && a !== 'explicit') {
+      // Nothing the checks call adds to either list.
+      for (const { id, info } of rustNew) this.checkCreated(w, info.key, id, w.js.storedAt(info.key));
+      for (const { info } of jsNew) this.checkCreated(w, info.key, w.rust.idOf(info.key), w.js.storedAt(info.key));
+    }
+    rustNew.length = 0;
+    jsNew.length = 0;
+  }
+
+  private checkCreated(w: World, key: string, rustId: number | undefined, jsId: number | undefined): void {
+    if (rustId === undefined || jsId === undefined || rustId === jsId) return;
+    const info = w.rust.valueAt(rustId);
+    if (!info || info.key !== key) return;
+    const jsHere = w.js.heap.model.get(rustId);
+    const rustThere = w.rust.valueAt(jsId);
+    if (w.latent.has(key)) return;
+    w.latent.set(
+      key,
+      w.js.qualify(
+        {
+          kind: 'placeholder-id-mismatch',
+          severity: 'error',
+          key: `placeholder-id-mismatch|created|${key}`,
+          mismatch: true,
+          message: `${describe(info)}: Rust gave it #${rustId}, JS stored it at #${jsId}${rustThere ? ` (Rust's #${jsId} is ${describe(rustThere)})` : ''}${jsHere ? `; JS #${rustId} holds ${describe(jsHere.info)}` : ''}: the two allocators parted here, and nothing used the ID before the trace ended`,
+          location: info.at,
+          rustId,
+          jsId,
+          provenance: [provenanceOf(rustId, 'rust', info), ...(jsHere ? [provenanceOf(rustId, 'js', jsHere.info)] : [])],
+          detail: { value: key, atCreation: true },
+        },
+        [rustId, jsId],
+      ),
+    );
   }
 
   /** Values a finding of this step named are no longer latent. */
@@ -275,9 +292,9 @@ export class Replay {
     this.maxWorldsSeen = Math.max(this.maxWorldsSeen, next.length);
   }
 
-  private forkJs(d: DecodedMessage): Map<World, WindowChoice> {
+  private forkJs(d: DecodedMessage): Map<World, WindowChoice> | undefined {
+    if (d.kind !== 'j-eval') return undefined;
     const choices = new Map<World, WindowChoice>();
-    if (d.kind !== 'j-eval') return choices;
     const next: World[] = [];
     for (const w of this.worlds) {
       const plan = w.js.forkPlan(d);
@@ -451,8 +468,8 @@ export class Replay {
   }
 }
 
-function mergeIntent(a: Intent | undefined, b: Intent): Intent {
-  return a ? { ...a, ...b } : b;
+function quietOf(lm: LMsg, q: { maxId?: number }): Quiet {
+  return q.maxId !== undefined ? { no: lm.no, maxId: q.maxId } : { no: lm.no };
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

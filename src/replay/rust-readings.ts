@@ -10,19 +10,22 @@ import { locationOf } from './context.js';
 import type { Reading } from './rust-state.js';
 import { RustPlacements } from './rust-plan.js';
 
+const NONE: readonly number[] = [];
+
 export abstract class RustReadings extends RustPlacements {
   /**
    * Serials of open R-Evals whose lone HeapRef op is still ambiguous, if this message makes
    * Rust allocate while they are open: the two readings give different IDs from here on.
    */
-  ambiguousBefore(d: DecodedMessage): number[] {
-    if (this.allocator === 'explicit') return [];
-    const open = this.frames.filter((f) => f.ambiguous && f.ambiguous.reading === undefined);
-    if (open.length === 0) return [];
+  ambiguousBefore(d: DecodedMessage): readonly number[] {
+    if (this.allocator === 'explicit') return NONE;
     const closes = d.kind === 'j-resp' ? d.exchange?.serial : undefined;
-    const candidates = open.filter((f) => f.serial !== closes);
-    if (candidates.length === 0 || this.allocations(d) === 0) return [];
-    return candidates.map((f) => f.serial);
+    let candidates: number[] | undefined;
+    for (const f of this.frames) {
+      if (f.ambiguous && f.ambiguous.reading === undefined && f.serial !== closes) (candidates ??= []).push(f.serial);
+    }
+    if (!candidates || this.allocations(d) === 0) return NONE;
+    return candidates;
   }
 
   /** The reading preferred when nothing decides: unbatched in legacy*, batched where N says so. */
