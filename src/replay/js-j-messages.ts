@@ -4,7 +4,7 @@
  */
 import { formatCallbackKey } from '../protocol/format.js';
 import type { DecodedMessage, JEvalBody, JRespBody } from '../protocol/messages.js';
-import { forEachRef } from '../protocol/values.js';
+import { forEachRef, type Value } from '../protocol/values.js';
 import type { Origin } from './ids.js';
 import { locationOf, type LMsg, type StepOut } from './context.js';
 import { HeapThrow } from './js-heap.js';
@@ -111,15 +111,18 @@ export abstract class JsJMessages extends JsRMessages {
     const f = this.frames[i]!;
     // A J-Resp exists, so JS did not throw in it after all.
     f.threw = undefined;
-    const byOp = new Map(body.results.map((r) => [r.op, r.value]));
+    // The result of op j, the last given for it; only ops 1..n are looked up.
+    const n = f.ops.length;
+    const byOp: Array<Value | undefined> = new Array(n + 1);
+    for (const r of body.results) if (r.op >= 1 && r.op <= n) byOp[r.op] = r.value;
     for (const j of f.resultsPending) {
-      const v = byOp.get(j);
+      const v = byOp[j];
       if (v) this.storeResultRefs(f, j, v, out);
     }
     f.resultsPending.length = 0;
-    for (let j = f.done + 1; j <= f.ops.length; j++) {
+    for (let j = f.done + 1; j <= n; j++) {
       if (f.started < j) this.startOp(f, j, out);
-      this.completeOp(f, j, byOp.get(j), out);
+      this.completeOp(f, j, byOp[j], out);
     }
     f.threw = undefined;
     this.close(f, out, true);

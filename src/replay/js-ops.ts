@@ -25,14 +25,22 @@ export abstract class JsOps extends JsRefChecks {
       ok = this.typeRace(f, op, out) && ok;
       if (!ok) return false;
     }
-    const refs = (f.intent?.ops?.[j - 1]?.refs ?? this.refsFromOp(op)).map((r) => this.currentRole(op, r));
-    for (const r of refs) {
-      if (!this.checkRef(r, lm, f, j, out, this.ctx.roleGuess(op))) ok = false;
+    const opIntent = f.intent?.ops?.[j - 1];
+    const refs = opIntent?.refs ?? this.refsFromOp(op);
+    if (refs.length > 0) {
+      const guess = this.ctx.roleGuess(op);
+      for (const r of refs) {
+        if (!this.checkRef(this.currentRole(op, r), lm, f, j, out, guess)) ok = false;
+      }
     }
-    const heapId = f.intent?.ops?.[j - 1]?.resultId;
-    for (const a of op.args) {
-      forEachCallback(a, (cb) => this.callbacks.set(cb.key, { serial: f.serial, no: lm.no, op: j, ...(heapId !== undefined && { heapId }) }));
+    if (op.args.length > 0) {
+      const heapId = opIntent?.resultId;
+      const note = (cb: { key: number }): void => {
+        this.callbacks.set(cb.key, heapId !== undefined ? { serial: f.serial, no: lm.no, op: j, heapId } : { serial: f.serial, no: lm.no, op: j });
+      };
+      for (const a of op.args) forEachCallback(a, note);
     }
+    // (currentRole only moves a ref between drop and dispose.)
     if (!ok && this.allocator === 'explicit' && refs.some((r) => r.role === 'arg' || r.role === 'cached-string')) {
       // E-J7: an unknown HeapRef argument throws, and so does a cached-string reference to a slot
       // without a string ("Cached string ID n does not refer to a string").
@@ -110,15 +118,14 @@ export abstract class JsOps extends JsRefChecks {
     f.done = Math.max(f.done, j);
     if (!op) return;
     const lm = f.lm;
-    const at = locationOf(this.ctx, lm, 'js', j);
     const role = this.ctx.role(op);
     if (role === 'drop_heap_ref' || role === 'dispose_rust_function') {
       const id = helperIdArg(op);
       const guess = this.ctx.roleGuess(op) !== undefined;
       if (id !== undefined && id >= JSIDX_RESERVED) {
-        const v = role === 'drop_heap_ref' ? this.free(id, at) : this.heap.get(id);
+        const v = role === 'drop_heap_ref' ? this.free(id, locationOf(this.ctx, lm, 'js', j)) : this.heap.get(id);
         if (guess) {
-          this.guessed.push({ id, op, ...(v && { value: v }), freed: role === 'drop_heap_ref' });
+          this.guessed.push(v ? { id, op, value: v, freed: role === 'drop_heap_ref' } : { id, op, freed: role === 'drop_heap_ref' });
           if (this.guessed.length > 4096) this.guessed.shift();
         }
       }
@@ -126,7 +133,7 @@ export abstract class JsOps extends JsRefChecks {
     const ret = op.signature.ret;
     if (ret.kind === 'heapref') {
       const fn = this.ctx.fnName(op);
-      const v = this.val({ no: lm.no, op: j }, `result of op ${j} \`${fn}\` in msg ${lm.no}`, fn, at);
+      const v = this.val({ no: lm.no, op: j }, `result of op ${j} \`${fn}\` in msg ${lm.no}`, fn, locationOf(this.ctx, lm, 'js', j));
       try {
         if (f.reserved > 0 && f.reservation !== 'none') {
           const id = this.heap.fillNextReserved(v, f.mark?.scope);

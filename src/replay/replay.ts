@@ -109,9 +109,11 @@ export class Replay {
       if (intent) {
         const had = w.intents.get(lm.no);
         w.intents.set(lm.no, had ? { ...had, ...intent } : intent);
-        if (intent.allocs && intent.allocs.length > 0) w.rustAllocs.set(lm.no, intent.allocs);
+        if (intent.allocs && intent.allocs.length > 0) {
+          w.rustAllocs.set(lm.no, intent.allocs);
+          this.compareAllocs(w, lm, out);
+        }
       }
-      this.compareAllocs(w, lm, out);
       this.compareCreated(w, out);
       if (out.drafts.length > 0) this.coverLatent(w, out);
       if (out.quiescent) {
@@ -134,8 +136,10 @@ export class Replay {
       const intent = w.intents.get(lm.no);
       w.js.step(lm, d, intent, out, choices?.get(w));
       if (intent) w.intents.delete(lm.no);
-      if (out.jsAllocs && out.jsAllocs.length > 0) w.jsAllocs.set(lm.no, out.jsAllocs);
-      this.compareAllocs(w, lm, out);
+      if (out.jsAllocs && out.jsAllocs.length > 0) {
+        w.jsAllocs.set(lm.no, out.jsAllocs);
+        this.compareAllocs(w, lm, out);
+      }
       this.compareCreated(w, out);
       if (out.drafts.length > 0) this.coverLatent(w, out);
       if (out.quiescent) {
@@ -302,6 +306,11 @@ export class Replay {
         next.push(w);
         continue;
       }
+      if (plan.choices.length === 1) {
+        choices.set(w, plan.choices[0]!);
+        next.push(w);
+        continue;
+      }
       const order = [plan.primary, ...plan.choices.map((_, i) => i).filter((i) => i !== plan.primary)];
       const frameNo = w.js.openFrames().find((f) => f.serial === plan.serial)?.lm.no ?? '?';
       // Copies first, from the world as it is, then each gets its own choice.
@@ -336,7 +345,10 @@ export class Replay {
 
   // ---- comparisons across the two models ------------------------------------------------
 
-  /** legacy-freelist: both sides allocate for a value JS sent; their free lists decide. */
+  /**
+   * legacy-freelist: both sides allocate for a value JS sent; their free lists decide. Called by
+   * the step that set its side's allocations: only that can complete a pair.
+   */
   private compareAllocs(w: World, lm: LMsg, out: StepOut): void {
     const r = w.rustAllocs.get(lm.no);
     const j = w.jsAllocs.get(lm.no);

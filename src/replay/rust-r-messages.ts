@@ -18,50 +18,41 @@ export abstract class RustRMessages extends RustJMessages {
     const frame: RustFrame = { serial, kind: 'r-eval', lm, ops: body.ops, post: plan.post, drops: [], borrowFrame: false };
     if (this.allocator === 'explicit') intent.reserved = (body.reservedIds ?? []).map((id) => this.belief(id));
     const planned = this.planIds(body, plan.placeholder);
-    // Placeholders of this message, by ID, with the value each stands for (before they are taken).
-    const pending = new Map<number, ValueInfo>();
-    const infoOf = (op: Op): ValueInfo => {
-      const fn = this.ctx.fnName(op);
-      return this.info({ no: lm.no, op: op.index }, `result of op ${op.index} \`${fn}\` in msg ${lm.no}`, fn, locationOf(this.ctx, lm, 'rust', op.index));
-    };
-    if (planned) for (const op of body.ops) if (planned.has(op.index)) pending.set(planned.get(op.index)!, infoOf(op));
-    const beliefOf = (id: number): Belief => {
-      const p = pending.get(id);
-      return p && !this.live.has(id) ? { id, state: 'pending', info: p } : this.belief(id);
-    };
+    // Placeholders of this message, by ID, with the value each stands for (before they are taken);
+    // the op takes that same value when its turn comes.
+    let pending: Map<number, ValueInfo> | undefined;
+    let infoByOp: Map<number, ValueInfo> | undefined;
+    if (planned && planned.size > 0) {
+      pending = new Map();
+      infoByOp = new Map();
+      for (const op of body.ops) {
+        const id = planned.get(op.index);
+        if (id === undefined) continue;
+        const info = this.resultInfo(lm, op);
+        pending.set(id, info);
+        infoByOp.set(op.index, info);
+      }
+    }
+    const ops = intent.ops!;
     for (const op of body.ops) {
       const role = this.ctx.role(op);
       const refs: RefIntent[] = [];
-      const at = locationOf(this.ctx, lm, 'rust', op.index);
       if (role === 'drop_heap_ref' || role === 'clone_heap_ref' || role === 'dispose_rust_function') {
         const id = helperIdArg(op);
         if (id !== undefined) {
-          refs.push({ id, belief: beliefOf(id), role: role === 'drop_heap_ref' ? 'drop' : role === 'clone_heap_ref' ? 'clone' : 'dispose', param: 1 });
-          if (refs[0]!.belief.state === 'unknown' && id >= JSIDX_RESERVED) out.inconsistent = true;
+          const belief = this.pendingBelief(id, pending);
+          refs.push({ id, belief, role: role === 'drop_heap_ref' ? 'drop' : role === 'clone_heap_ref' ? 'clone' : 'dispose', param: 1 });
+          if (belief.state === 'unknown' && id >= JSIDX_RESERVED) out.inconsistent = true;
         }
-      } else {
-        op.args.forEach((a, i) => {
-          forEachRef(a, (r) => {
-            if (r.id !== undefined) refs.push({ id: r.id, belief: beliefOf(r.id), role: 'arg', param: i + 1 });
-          });
-          if (a.kind === 'cached-string') refs.push({ id: a.id, belief: this.belief(a.id), role: 'cached-string', param: i + 1 });
-        });
+      } else if (op.args.length > 0) {
+        this.argRefs(op, pending, refs);
         for (const r of refs) if (r.belief.state === 'unknown' && r.id >= JSIDX_RESERVED) out.inconsistent = true;
       }
-      const guess = role === 'drop_heap_ref' || role === 'dispose_rust_function' ? this.ctx.roleGuess(op) : undefined;
-      if (role === 'drop_heap_ref') {
-        const id = helperIdArg(op);
-        if (id !== undefined) this.release(id, at, frame);
-      }
-      if (guess !== undefined) {
-        const id = helperIdArg(op);
-        if (id !== undefined && id >= JSIDX_RESERVED) this.guessed.push({ id, op, at, released: role === 'drop_heap_ref' });
-        if (this.guessed.length > 4096) this.guessed.shift();
-      }
+      if (role === 'drop_heap_ref' || role === 'dispose_rust_function') this.helperDrop(op, role, lm, frame);
       let resultId: number | undefined;
       let resultKey: string | undefined;
       if (plan.placeholder[op.index - 1]) {
-        const info = infoOf(op);
+        const info = infoByOp?.get(op.index) ?? this.resultInfo(lm, op);
         if (planned) {
           const id = planned.get(op.index);
           if (id !== undefined) {
@@ -79,13 +70,51 @@ export abstract class RustRMessages extends RustJMessages {
         }
         resultKey = info.key;
       }
-      const opIntent: OpIntent = { refs, ...(resultId !== undefined && { resultId, resultKey }) };
-      intent.ops!.push(opIntent);
+      const opIntent: OpIntent = resultId !== undefined ? { refs, resultId, resultKey } : { refs };
+      ops.push(opIntent);
     }
     if (plan.ambiguous !== undefined) frame.ambiguous = { op: plan.ambiguous, tentative: this.peekNext() };
     this.frames.push(frame);
     out.intent = intent;
   }
+
+  /** The value an op's JsValue result is, in Rust's model. */
+  private resultInfo(lm: LMsg, op: Op): ValueInfo {
+    const fn = this.ctx.fnName(op);
+    return this.info({ no: lm.no, op: op.index }, `result of op ${op.index} \`${fn}\` in msg ${lm.no}`, fn, locationOf(this.ctx, lm, 'rust', op.index));
+  }
+
+  /** What Rust means by `id` while this message's placeholders are not taken yet. */
+  private pendingBelief(id: number, pending: Map<number, ValueInfo> | undefined): Belief {
+    const p = pending?.get(id);
+    return p && !this.live.has(id) ? { id, state: 'pending', info: p } : this.belief(id);
+  }
+
+  /** The IDs an op's arguments carry, with what Rust means by each. */
+  private argRefs(op: Op, pending: Map<number, ValueInfo> | undefined, refs: RefIntent[]): void {
+    let param = 0;
+    const add = (r: { id?: number }): void => {
+      if (r.id !== undefined) refs.push({ id: r.id, belief: this.pendingBelief(r.id, pending), role: 'arg', param });
+    };
+    for (const a of op.args) {
+      param++;
+      forEachRef(a, add);
+      if (a.kind === 'cached-string') refs.push({ id: a.id, belief: this.belief(a.id), role: 'cached-string', param });
+    }
+  }
+
+  /** A drop or dispose helper op: a drop releases its ID; either is remembered while its role is a guess. */
+  private helperDrop(op: Op, role: 'drop_heap_ref' | 'dispose_rust_function', lm: LMsg, frame: RustFrame): void {
+    const guess = this.ctx.roleGuess(op);
+    const id = helperIdArg(op);
+    const at = locationOf(this.ctx, lm, 'rust', op.index);
+    if (role === 'drop_heap_ref' && id !== undefined) this.release(id, at, frame);
+    if (guess !== undefined) {
+      if (id !== undefined && id >= JSIDX_RESERVED) this.guessed.push({ id, op, at, released: role === 'drop_heap_ref' });
+      if (this.guessed.length > 4096) this.guessed.shift();
+    }
+  }
+
 
   protected applyInstall(ids: readonly number[], lm: LMsg, out: StepOut, intent: Intent): void {
     const beliefs: Belief[] = [];
