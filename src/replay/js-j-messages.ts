@@ -64,9 +64,8 @@ export abstract class JsJMessages extends JsRMessages {
           ref++;
           if (frame.threw) return;
           const origin: Origin = { no: lm.no, ref, arg: i + 1 };
-          const fn = `callback ${formatCallbackKey(call.key)}`;
           if (r.kind === 'borrowed') {
-            const v = this.val(origin, `borrowed argument ${i + 1} of callback ${formatCallbackKey(call.key)} in msg ${lm.no}`, fn, at);
+            const v = this.val(origin, 'borrowed-arg', call.key, at);
             try {
               this.heap.addBorrowedRef(v);
             } catch (e) {
@@ -84,7 +83,7 @@ export abstract class JsJMessages extends JsRMessages {
             return;
           }
           const reused = this.allocator === 'freelist' && this.heap.model.freeCount() > 0;
-          const v = this.val(origin, `argument ${i + 1} of callback ${formatCallbackKey(call.key)} in msg ${lm.no}`, fn, at, reused);
+          const v = this.val(origin, 'callback-arg', call.key, at, reused);
           if (this.allocator === 'explicit') {
             frame.deferred ??= this.heap.newDeferred();
             this.heap.deferPush(frame.deferred, v);

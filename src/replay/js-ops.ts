@@ -132,8 +132,7 @@ export abstract class JsOps extends JsRefChecks {
     }
     const ret = op.signature.ret;
     if (ret.kind === 'heapref') {
-      const fn = this.ctx.fnName(op);
-      const v = this.val({ no: lm.no, op: j }, `result of op ${j} \`${fn}\` in msg ${lm.no}`, fn, locationOf(this.ctx, lm, 'js', j));
+      const v = this.val({ no: lm.no, op: j }, 'result', this.ctx.fnName(op), locationOf(this.ctx, lm, 'js', j));
       try {
         if (f.reserved > 0 && f.reservation !== 'none') {
           const id = this.heap.fillNextReserved(v, f.mark?.scope);
@@ -167,7 +166,7 @@ export abstract class JsOps extends JsRefChecks {
     forEachRef(result, (r) => {
       if (r.kind !== 'heapref') return;
       ref++;
-      const v = this.val({ no: f.lm.no, op: j, ref }, `value ${ref} in the result of op ${j} \`${fn}\` in msg ${f.lm.no}`, fn, at);
+      const v = this.val({ no: f.lm.no, op: j, ref }, 'result-ref', fn, at);
       if (this.allocator === 'explicit') {
         f.deferred ??= this.heap.newDeferred();
         this.heap.deferPush(f.deferred, v);

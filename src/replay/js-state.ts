@@ -5,7 +5,7 @@
  */
 import type { Op } from '../protocol/messages.js';
 import type { FindingLocation } from './findings.js';
-import { BoundedMap, FREED_MEMORY, idEventOf, valueKey, type IdEvent, type Intent, type Origin, type ValueInfo } from './ids.js';
+import { BoundedMap, FREED_MEMORY, idEventOf, MadeValue, type IdEvent, type Intent, type Origin, type ValueInfo, type Made } from './ids.js';
 import { resettleGuesses, type LMsg, type ModelContext } from './context.js';
 import type { JsHeap, JsVal } from './js-heap.js';
 
@@ -120,18 +120,19 @@ export abstract class JsModelState {
     return -1;
   }
 
-  protected val(origin: Origin, what: string, fn: string, at: FindingLocation, reused = false): JsVal {
-    const inside = this.insideCallback();
-    const info: ValueInfo = { key: valueKey(origin), origin, what, fn, at, ...(inside && { inside }), ...(reused && { reused }) };
+  /** A value JS creates now: `name` is the op's function name or the callback's key. */
+  protected val(origin: Origin, made: Made, name: string | number, at: FindingLocation, reused = false): JsVal {
+    const info = new MadeValue(origin, made, name, at, this.insideCallback(), reused);
     return { key: info.key, info };
   }
 
-  protected insideCallback(): string | undefined {
+  /** The message of the innermost open J-Eval, 0 if none. */
+  protected insideCallback(): number {
     for (let i = this.frames.length - 1; i >= 0; i--) {
       const f = this.frames[i]!;
-      if (f.kind === 'j-eval') return `inside the callback of msg ${f.lm.no}`;
+      if (f.kind === 'j-eval') return f.lm.no;
     }
-    return undefined;
+    return 0;
   }
 
   protected stored(id: number, v: JsVal): void {

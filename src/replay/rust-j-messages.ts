@@ -7,7 +7,7 @@ import { formatCallbackKey } from '../protocol/format.js';
 import type { DecodedMessage, JEvalBody, JRespBody } from '../protocol/messages.js';
 import { forEachRef } from '../protocol/values.js';
 import type { FindingLocation } from './findings.js';
-import { valueKey, type Intent, type Origin } from './ids.js';
+import type { Intent, Made, Origin } from './ids.js';
 import { locationOf, type LMsg, type StepOut } from './context.js';
 import type { RustFrame } from './rust-state.js';
 import { RustReadings } from './rust-readings.js';
@@ -19,16 +19,14 @@ export abstract class RustJMessages extends RustReadings {
     const intent: Intent = { allocs: [] };
     const isCallback = call.kind === 'callback';
     if (isCallback) this.borrowFrames.push(this.borrowPointer);
-    if (call.kind === 'callback') {
+    if (call.kind === 'callback' && call.args.length > 0) {
       let ref = 0;
+      const at = locationOf(this.ctx, lm, 'rust');
       call.args.forEach((arg, i) => {
         forEachRef(arg, (r) => {
           ref++;
           const origin: Origin = { no: lm.no, ref, arg: i + 1 };
-          const fn = `callback ${formatCallbackKey(call.key)}`;
-          const at = locationOf(this.ctx, lm, 'rust');
           if (r.kind === 'borrowed') {
-            const what = `borrowed argument ${i + 1} of callback ${formatCallbackKey(call.key)} in msg ${lm.no}`;
             if (this.borrowPointer <= 1) {
               out.add({
                 kind: 'borrow-stack-overflow',
@@ -40,13 +38,12 @@ export abstract class RustJMessages extends RustReadings {
               return;
             }
             this.borrowPointer--;
-            const info = this.info(origin, what, fn, at);
+            const info = this.info(origin, 'borrowed-arg', call.key, at);
             this.borrowSlots.set(this.borrowPointer, info);
             this.lastBorrow.set(this.borrowPointer, info);
             return;
           }
-          const what = `argument ${i + 1} of callback ${formatCallbackKey(call.key)} in msg ${lm.no}`;
-          this.allocDecoded(origin, what, fn, at, r.id, lm, out, intent);
+          this.allocDecoded(origin, 'callback-arg', call.key, at, r.id, lm, out, intent);
         });
       });
     }
@@ -56,20 +53,21 @@ export abstract class RustJMessages extends RustReadings {
   }
 
   /** A HeapRef Rust decodes from JS: L-R3 / R-R3, S-R1 (explicit ID), E-R4 (pending install). */
-  protected allocDecoded(origin: Origin, what: string, fn: string, at: FindingLocation, wireId: number | undefined, lm: LMsg, out: StepOut, intent: Intent): void {
-    const key = valueKey(origin);
+  protected allocDecoded(origin: Origin, made: Made, name: string | number, at: FindingLocation, wireId: number | undefined, lm: LMsg, out: StepOut, intent: Intent): void {
     if (this.allocator === 'explicit') {
-      this.pendingInstall.push(this.info(origin, what, fn, at));
+      this.pendingInstall.push(this.info(origin, made, name, at));
       return;
     }
     if (this.ctx.features.jsWritesHeapIds && wireId !== undefined) {
-      this.adopt(wireId, this.info(origin, what, fn, at), lm, out, 'seq');
-      intent.allocs?.push({ key, id: wireId, reused: false });
+      const info = this.info(origin, made, name, at);
+      this.adopt(wireId, info, lm, out, 'seq');
+      intent.allocs?.push({ key: info.key, id: wireId, reused: false });
       return;
     }
     const { id, reused } = this.next();
-    this.born(id, this.info(origin, what, fn, at, reused));
-    intent.allocs?.push({ key, id, reused });
+    const info = this.info(origin, made, name, at, reused);
+    this.born(id, info);
+    intent.allocs?.push({ key: info.key, id, reused });
   }
 
   protected onJResp(lm: LMsg, d: DecodedMessage, body: JRespBody, out: StepOut): void {
@@ -111,20 +109,19 @@ export abstract class RustJMessages extends RustReadings {
   protected take(lm: LMsg, body: JRespBody, out: StepOut): Intent {
     const frame = this.frames.pop()!;
     const intent: Intent = { allocs: [] };
-    const byOp = new Map(body.results.map((r) => [r.op, r]));
     const at = locationOf(this.ctx, lm, 'rust');
-    for (const opIndex of [...frame.post].sort((a, b) => a - b)) {
+    // The frame is done with: its list can be sorted in place.
+    const post = frame.post.length > 1 ? frame.post.sort((a, b) => a - b) : frame.post;
+    for (const opIndex of post) {
       const op = frame.ops[opIndex - 1];
       if (!op) continue;
-      const fn = this.ctx.fnName(op);
       const origin: Origin = { no: frame.lm.no, op: opIndex };
-      const what = `result of op ${opIndex} \`${fn}\` in msg ${frame.lm.no}`;
-      const result = byOp.get(opIndex);
+      const result = resultOf(body, opIndex);
       const wireId = result?.value.kind === 'heapref' ? result.value.id : undefined;
-      this.allocDecoded(origin, what, fn, at, wireId, lm, out, intent);
+      this.allocDecoded(origin, 'result', this.ctx.fnName(op), at, wireId, lm, out, intent);
     }
     const last = frame.ops[frame.ops.length - 1];
-    const lastResult = last ? byOp.get(last.index) : undefined;
+    const lastResult = last ? resultOf(body, last.index) : undefined;
     if (last && lastResult && last.signature.ret.kind !== 'heapref') {
       let ref = 0;
       const fn = this.ctx.fnName(last);
@@ -132,7 +129,7 @@ export abstract class RustJMessages extends RustReadings {
         if (r.kind !== 'heapref') return;
         ref++;
         const origin: Origin = { no: frame.lm.no, op: last.index, ref };
-        this.allocDecoded(origin, `value ${ref} in the result of op ${last.index} \`${fn}\` in msg ${frame.lm.no}`, fn, at, r.id, lm, out, intent);
+        this.allocDecoded(origin, 'result-ref', fn, at, r.id, lm, out, intent);
       });
     }
     if (this.allocator === 'explicit') {
@@ -154,4 +151,11 @@ export abstract class RustJMessages extends RustReadings {
     const [f] = this.frames.splice(i, 1);
     if (f!.borrowFrame && (lostRespond || this.allocator === 'explicit')) this.popBorrowFrame();
   }
+}
+
+/** The result the J-Resp gives for op `op` (the last, if it gives several). */
+function resultOf(body: JRespBody, op: number): JRespBody['results'][number] | undefined {
+  const rs = body.results;
+  for (let i = rs.length - 1; i >= 0; i--) if (rs[i]!.op === op) return rs[i];
+  return undefined;
 }

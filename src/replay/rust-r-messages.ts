@@ -4,7 +4,7 @@
  */
 import type { DecodedMessage, Op, REvalBody, RRespBody } from '../protocol/messages.js';
 import { forEachRef } from '../protocol/values.js';
-import { JSIDX_RESERVED, type Belief, type Intent, type RefIntent, type ValueInfo, type OpIntent } from './ids.js';
+import { JSIDX_RESERVED, type Belief, type Intent, type RefIntent, type ValueInfo, type OpIntent, type MadeValue } from './ids.js';
 import { helperIdArg, locationOf, type LMsg, type StepOut } from './context.js';
 import type { RustFrame } from './rust-state.js';
 import { RustJMessages } from './rust-j-messages.js';
@@ -21,7 +21,7 @@ export abstract class RustRMessages extends RustJMessages {
     // Placeholders of this message, by ID, with the value each stands for (before they are taken);
     // the op takes that same value when its turn comes.
     let pending: Map<number, ValueInfo> | undefined;
-    let infoByOp: Map<number, ValueInfo> | undefined;
+    let infoByOp: Map<number, MadeValue> | undefined;
     if (planned && planned.size > 0) {
       pending = new Map();
       infoByOp = new Map();
@@ -65,7 +65,7 @@ export abstract class RustRMessages extends RustJMessages {
           }
         } else {
           const { id, reused } = this.next();
-          this.born(id, reused ? { ...info, reused } : info);
+          this.born(id, reused ? info.asReused() : info);
           resultId = id;
         }
         resultKey = info.key;
@@ -79,9 +79,8 @@ export abstract class RustRMessages extends RustJMessages {
   }
 
   /** The value an op's JsValue result is, in Rust's model. */
-  private resultInfo(lm: LMsg, op: Op): ValueInfo {
-    const fn = this.ctx.fnName(op);
-    return this.info({ no: lm.no, op: op.index }, `result of op ${op.index} \`${fn}\` in msg ${lm.no}`, fn, locationOf(this.ctx, lm, 'rust', op.index));
+  private resultInfo(lm: LMsg, op: Op): MadeValue {
+    return this.info({ no: lm.no, op: op.index }, 'result', this.ctx.fnName(op), locationOf(this.ctx, lm, 'rust', op.index));
   }
 
   /** What Rust means by `id` while this message's placeholders are not taken yet. */

@@ -42,7 +42,7 @@ export abstract class RustReadings extends RustPlacements {
       const op = f.ops[f.ambiguous.op - 1]!;
       const origin: Origin = { no: f.lm.no, op: op.index };
       const id = this.claim(f.ambiguous.tentative);
-      this.born(id, this.info(origin, `result of op ${op.index} \`${this.ctx.fnName(op)}\` in msg ${f.lm.no}`, this.ctx.fnName(op), locationOf(this.ctx, f.lm, 'rust', op.index)));
+      this.born(id, this.info(origin, 'result', this.ctx.fnName(op), locationOf(this.ctx, f.lm, 'rust', op.index)));
       const i = f.post.indexOf(op.index);
       if (i >= 0) f.post.splice(i, 1);
     }

@@ -7,7 +7,7 @@
 import type { DecodedMessage, Op } from '../protocol/messages.js';
 import { forEachRef, type Value } from '../protocol/values.js';
 import type { FindingLocation } from './findings.js';
-import { BoundedMap, FREED_MEMORY, JSIDX_OFFSET, JSIDX_RESERVED, describe, idEventOf, provenanceOf, valueKey, type Belief, type IdEvent, type Origin, type RefIntent, type ValueInfo } from './ids.js';
+import { BoundedMap, FREED_MEMORY, JSIDX_OFFSET, JSIDX_RESERVED, describe, idEventOf, provenanceOf, MadeValue, type Belief, type IdEvent, type Origin, type RefIntent, type ValueInfo, type Made } from './ids.js';
 import { locationOf, resettleGuesses, type LMsg, type ModelContext, type StepOut } from './context.js';
 
 export type Reading = 'L-R1' | 'L-R2';
@@ -121,17 +121,18 @@ export abstract class RustModelState {
     return { id, state: 'unknown' };
   }
 
-  protected info(origin: Origin, what: string, fn: string, at: FindingLocation, reused = false): ValueInfo {
-    const inside = this.insideCallback();
-    return { key: valueKey(origin), origin, what, fn, at, ...(inside && { inside }), ...(reused && { reused }) };
+  /** A value Rust creates now: `name` is the op's function name or the callback's key. */
+  protected info(origin: Origin, made: Made, name: string | number, at: FindingLocation, reused = false): MadeValue {
+    return new MadeValue(origin, made, name, at, this.insideCallback(), reused);
   }
 
-  protected insideCallback(): string | undefined {
+  /** The message of the innermost open J-Eval, 0 if none. */
+  protected insideCallback(): number {
     for (let i = this.frames.length - 1; i >= 0; i--) {
       const f = this.frames[i]!;
-      if (f.kind === 'j-eval') return `inside the callback of msg ${f.lm.no}`;
+      if (f.kind === 'j-eval') return f.lm.no;
     }
-    return undefined;
+    return 0;
   }
 
   protected next(): { id: number; reused: boolean } {
