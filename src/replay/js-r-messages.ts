@@ -32,7 +32,7 @@ export abstract class JsRMessages extends JsExchanges {
       reserved,
       incomplete,
       typeDefs,
-      ...(intent && { intent }),
+      intent,
       borrowPushed: false,
       scopePushed: false,
       resultsPending: [],

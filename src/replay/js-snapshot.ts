@@ -21,19 +21,18 @@ type OpenExchange = JsSnapshot['openExchanges'][number];
 /**
  * The state of `m` with `frames` open, under `allocator`. Taken after every step, so the
  * lists are shared with `prev` (the last snapshot, never changed once made) where they did
- * not change; keys are set in the order of the JSON schema.
+ * not change; keys are in the order of the JSON schema.
  */
 export function jsSnapshotOf(allocator: AllocatorKind, m: ModelHeap, frames: readonly JsFrame[], prev: JsSnapshot | undefined): JsSnapshot {
-  const s = {} as JsSnapshot;
-  if (allocator !== 'explicit') s.maxId = m.maxId;
-  if (allocator === 'freelist') s.freeList = m.freeListOr(prev?.freeList);
-  s.live = m.liveCount();
-  s.borrowPointer = m.pointer;
-  s.borrowFrames = m.frameDepth();
-  s.scopes = m.scopesOr(prev?.scopes);
-  s.openExchanges = prev && sameExchanges(prev.openExchanges, frames) ? prev.openExchanges : exchangesOf(frames);
-  if (allocator === 'explicit') s.pendingDeferred = m.pendingDeferred();
-  return s;
+  const scopes = m.scopesOr(prev?.scopes);
+  const openExchanges = prev && sameExchanges(prev.openExchanges, frames) ? prev.openExchanges : exchangesOf(frames);
+  if (allocator === 'explicit') {
+    return { live: m.liveCount(), borrowPointer: m.pointer, borrowFrames: m.frameDepth(), scopes, openExchanges, pendingDeferred: m.pendingDeferred() };
+  }
+  if (allocator === 'freelist') {
+    return { maxId: m.maxId, freeList: m.freeListOr(prev?.freeList), live: m.liveCount(), borrowPointer: m.pointer, borrowFrames: m.frameDepth(), scopes, openExchanges };
+  }
+  return { maxId: m.maxId, live: m.liveCount(), borrowPointer: m.pointer, borrowFrames: m.frameDepth(), scopes, openExchanges };
 }
 
 function sameExchanges(prev: readonly OpenExchange[], frames: readonly JsFrame[]): boolean {

@@ -53,20 +53,27 @@ export class RustModel extends RustRMessages {
 
   /**
    * Taken after every step: the lists are shared with the last snapshot (never changed once
-   * made) where they did not change; keys are set in the order of the JSON schema.
+   * made) where they did not change; keys are in the order of the JSON schema.
    */
   snapshot(): RustSnapshot {
     const prev = this.lastSnapshot;
-    const s = {} as RustSnapshot;
-    s.maxId = this.maxId;
-    if (this.allocator === 'freelist') s.freeList = tailOr(this.free, 16, prev?.freeList);
-    s.live = this.live.size;
-    s.borrowPointer = this.borrowPointer;
-    s.borrowFrames = this.borrowFrames.length;
-    s.openExchanges = prev && sameExchanges(prev.openExchanges, this.frames) ? prev.openExchanges : this.frames.map((f) => ({ kind: f.kind, message: f.lm.no }));
+    const openExchanges = prev && sameExchanges(prev.openExchanges, this.frames) ? prev.openExchanges : this.frames.map((f) => ({ kind: f.kind, message: f.lm.no }));
+    let s: RustSnapshot;
     if (this.allocator === 'explicit') {
-      s.pendingInstall = this.pendingInstall.length;
-      s.releasedNotRecycled = firstKeysOr(this.released, 16, prev?.releasedNotRecycled);
+      s = {
+        maxId: this.maxId,
+        live: this.live.size,
+        borrowPointer: this.borrowPointer,
+        borrowFrames: this.borrowFrames.length,
+        openExchanges,
+        pendingInstall: this.pendingInstall.length,
+        releasedNotRecycled: firstKeysOr(this.released, 16, prev?.releasedNotRecycled),
+      };
+    } else if (this.allocator === 'freelist') {
+      const freeList = tailOr(this.free, 16, prev?.freeList);
+      s = { maxId: this.maxId, freeList, live: this.live.size, borrowPointer: this.borrowPointer, borrowFrames: this.borrowFrames.length, openExchanges };
+    } else {
+      s = { maxId: this.maxId, live: this.live.size, borrowPointer: this.borrowPointer, borrowFrames: this.borrowFrames.length, openExchanges };
     }
     return (this.lastSnapshot = s);
   }
