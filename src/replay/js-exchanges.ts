@@ -40,7 +40,7 @@ export abstract class JsExchanges extends JsOps {
     }
     if (this.frames.length === 0) {
       const m = this.heap.model;
-      out.quiescent = { ...(this.allocator !== 'explicit' && { maxId: m.maxId }), pointer: m.pointer, frames: m.frameDepth() };
+      out.quiescent = this.allocator !== 'explicit' ? { maxId: m.maxId, pointer: m.pointer, frames: m.frameDepth() } : { pointer: m.pointer, frames: m.frameDepth() };
     }
   }
 

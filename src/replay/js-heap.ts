@@ -351,6 +351,7 @@ export class JsHeap {
     return new JsHeap(this.model.clone(), undefined, this.disagree);
   }
 
+  /** Calls the model and the user's heap, and reports where they differ (without a user heap, callers go straight to the model). */
   private both<T>(call: string, onModel: () => T, onReal: ((r: RealHeap) => T) | undefined, same: (m: T, r: T) => boolean, show: (x: T) => string): T {
     let m: T | undefined;
     let mErr: unknown;
@@ -391,10 +392,12 @@ export class JsHeap {
   }
 
   insert(v: JsVal): number {
+    if (!this.real) return this.model.insert(v);
     return this.both('insert', () => this.model.insert(v), (r) => this.need('insert').call(r, v), (a, b) => a === b, (x) => `#${x}`);
   }
 
   insertAt(id: number, v: JsVal): void {
+    if (!this.real) return this.model.insertAt(id, v);
     this.both('insertAt', () => this.model.insertAt(id, v), (r) => this.need('insertAt').call(r, id, v), () => true, () => 'ok');
   }
 
@@ -403,6 +406,7 @@ export class JsHeap {
   }
 
   pushReservationScope(arg: number | readonly number[]): void {
+    if (!this.real) return this.model.pushReservationScope(arg);
     this.both(
       'pushReservationScope',
       () => this.model.pushReservationScope(arg),
@@ -452,6 +456,7 @@ export class JsHeap {
   }
 
   popReservationScope(validate: boolean): void {
+    if (!this.real) return this.model.popReservationScope(validate);
     this.both('popReservationScope', () => this.model.popReservationScope(validate), (r) => this.need('popReservationScope').call(r, validate), () => true, () => 'ok');
   }
 
@@ -471,6 +476,7 @@ export class JsHeap {
   }
 
   remove(id: number): JsVal | undefined {
+    if (!this.real) return this.model.remove(id);
     return this.both(
       `remove(${id})`,
       () => this.model.remove(id),
@@ -484,14 +490,17 @@ export class JsHeap {
   }
 
   addBorrowedRef(v: JsVal): number {
+    if (!this.real) return this.model.addBorrowedRef(v);
     return this.both('addBorrowedRef', () => this.model.addBorrowedRef(v), (r) => this.need('addBorrowedRef').call(r, v), (a, b) => a === b, (x) => `#${x}`);
   }
 
   pushBorrowFrame(): void {
+    if (!this.real) return this.model.pushBorrowFrame();
     this.both('pushBorrowFrame', () => this.model.pushBorrowFrame(), (r) => this.need('pushBorrowFrame').call(r), () => true, () => 'ok');
   }
 
   popBorrowFrame(): void {
+    if (!this.real) return this.model.popBorrowFrame();
     this.both('popBorrowFrame', () => this.model.popBorrowFrame(), (r) => this.need('popBorrowFrame').call(r), () => true, () => 'ok');
     const rp = this.real?.getBorrowStackPointer?.();
     if (typeof rp === 'number' && rp !== this.model.pointer) this.disagree('popBorrowFrame', `pointer ${this.model.pointer}`, `pointer ${rp}`);
@@ -509,6 +518,7 @@ export class JsHeap {
   }
 
   resolveDeferred(ids: readonly number[]): Array<[number, JsVal]> {
+    if (!this.real) return this.model.resolveDeferred(ids);
     return this.both(
       'resolveDeferredHeapRefs',
       () => this.model.resolveDeferred(ids),

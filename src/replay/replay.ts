@@ -425,7 +425,7 @@ export class Replay {
   // ---- settling drafts across worlds ----------------------------------------------------
 
   private settle(results: Array<{ w: World; out: StepOut }>): void {
-    const consistent = results.filter((r) => !r.out.inconsistent);
+    const consistent = results.length === 1 ? results : results.filter((r) => !r.out.inconsistent);
     if (consistent.length > 0 && consistent.length < results.length) {
       const keep = new Set(consistent.map((r) => r.w));
       this.worlds = this.worlds.filter((w) => keep.has(w));

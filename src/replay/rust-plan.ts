@@ -67,22 +67,28 @@ export abstract class RustPlacements extends RustModelState {
     ops.forEach((o, i) => {
       if (ids[i] !== undefined) assign.set(o.index, ids[i]!);
     });
+    if (assign.size === 0) return assign;
     const owner = (id: number): number | undefined => {
       for (const [op, x] of assign) if (x === id) return op;
       return undefined;
     };
-    for (const op of body.ops) {
-      const args: number[] = [];
-      for (const a of op.args) forEachRef(a, (r) => (r.id !== undefined ? args.push(r.id) : undefined));
-      for (const id of args) {
-        if (owner(id) !== op.index) continue;
-        const next = ops.find((o) => o.index > op.index);
-        if (!next || !assign.has(next.index)) continue;
-        const mine = assign.get(op.index)!;
-        assign.set(op.index, assign.get(next.index)!);
-        assign.set(next.index, mine);
-      }
+    // Each HeapRef argument in order; swapping as they come is the same as after collecting
+    // them, since the arguments do not depend on the assignment.
+    let op = body.ops[0]!;
+    const swapIfOwn = (r: { id?: number }): void => {
+      const id = r.id;
+      if (id === undefined || owner(id) !== op.index) return;
+      const next = ops.find((o) => o.index > op.index);
+      if (!next || !assign.has(next.index)) return;
+      const mine = assign.get(op.index)!;
+      assign.set(op.index, assign.get(next.index)!);
+      assign.set(next.index, mine);
+    };
+    for (const o of body.ops) {
+      op = o;
+      for (const a of o.args) forEachRef(a, swapIfOwn);
     }
     return assign;
   }
+
 }

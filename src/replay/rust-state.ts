@@ -270,10 +270,10 @@ export abstract class RustModelState {
 
   protected quiescence(out: StepOut): void {
     if (this.frames.length > 0) return;
-    out.quiescent = { ...(this.allocator !== 'explicit' && { maxId: this.maxId }), pointer: this.borrowPointer, frames: this.borrowFrames.length };
+    out.quiescent = this.allocator !== 'explicit' ? { maxId: this.maxId, pointer: this.borrowPointer, frames: this.borrowFrames.length } : { pointer: this.borrowPointer, frames: this.borrowFrames.length };
   }
 }
 
 function originOfLoc(at: FindingLocation): Origin {
-  return { no: at.message ?? 0, ...(at.op !== undefined && { op: at.op }) };
+  return at.op !== undefined ? { no: at.message ?? 0, op: at.op } : { no: at.message ?? 0 };
 }
