@@ -8,7 +8,7 @@ import { forEachRef, type Value } from '../protocol/values.js';
 import type { Origin } from './ids.js';
 import { locationOf, type LMsg, type StepOut } from './context.js';
 import { HeapThrow } from './js-heap.js';
-import type { JsFrame } from './js-state.js';
+import { NO_TYPES, type JsFrame } from './js-state.js';
 import type { WindowChoice } from './js-window.js';
 import { JsRMessages } from './js-r-messages.js';
 
@@ -45,7 +45,7 @@ export abstract class JsJMessages extends JsRMessages {
       reservation: 'none',
       reserved: 0,
       incomplete: d.exchange?.incomplete ?? false,
-      typeDefs: new Map(),
+      typeDefs: NO_TYPES,
       borrowPushed: false,
       scopePushed: false,
       resultsPending: [],

@@ -7,18 +7,21 @@ import { forEachRef } from '../protocol/values.js';
 import { JSIDX_RESERVED, describe, provenanceOf, type Intent, type RefIntent } from './ids.js';
 import { locationOf, type LMsg, type StepOut } from './context.js';
 import { HeapThrow } from './js-heap.js';
-import type { JsFrame } from './js-state.js';
+import { NO_TYPES, type JsFrame } from './js-state.js';
 import { JsExchanges } from './js-exchanges.js';
 
 export abstract class JsRMessages extends JsExchanges {
   protected onREval(lm: LMsg, d: DecodedMessage, body: REvalBody, intent: Intent | undefined, out: StepOut): void {
     const f = this.ctx.features;
-    const heapOps = body.ops.filter((o) => o.signature.ret.kind === 'heapref').length;
+    let heapOps = 0;
+    let typeDefs: Map<number, number> | undefined;
+    for (const op of body.ops) {
+      if (op.signature.ret.kind === 'heapref') heapOps++;
+      if (op.marker === 'full' && !typeDefs?.has(op.typeId)) (typeDefs ??= new Map()).set(op.typeId, op.index);
+    }
     const incomplete = d.exchange?.incomplete ?? false;
     const reservation = f.evalPrelude === 'install-and-reserved' ? 'list' : f.evalPrelude === 'none' ? 'none' : 'count';
     const reserved = reservation === 'list' ? body.reservedIds?.length ?? 0 : body.reservedCount ?? 0;
-    const typeDefs = new Map<number, number>();
-    for (const op of body.ops) if (op.marker === 'full' && !typeDefs.has(op.typeId)) typeDefs.set(op.typeId, op.index);
     const frame: JsFrame = {
       serial: d.exchange?.serial ?? -lm.no,
       kind: 'r-eval',
@@ -31,14 +34,13 @@ export abstract class JsRMessages extends JsExchanges {
       reservation,
       reserved,
       incomplete,
-      typeDefs,
+      typeDefs: typeDefs ?? NO_TYPES,
       intent,
       borrowPushed: false,
       scopePushed: false,
       resultsPending: [],
     };
     this.frames.push(frame);
-    const loc = locationOf(this.ctx, lm, 'js');
     if (reservation === 'list' && body.installIds && body.installIds.length > 0) {
       if (!this.install(body.installIds, intent, lm, out)) frame.threw = `install-mismatch|${lm.no}`;
     }
@@ -57,7 +59,7 @@ export abstract class JsRMessages extends JsExchanges {
           : reservation === 'count'
             ? `msg ${lm.no} reserves ${reserved} placeholders but only ${heapOps} of its ops return a JsValue: JS skips ${reserved - heapOps} ID${reserved - heapOps === 1 ? '' : 's'} that Rust never hands out, and its counter runs ${reserved - heapOps} ahead from here`
             : `msg ${lm.no} reserves ${reserved} IDs but only ${heapOps} of its ops return a JsValue: JS throws "Only filled ${heapOps} of ${reserved} reserved heap slots" when the R-Eval ends`,
-        location: loc,
+        location: locationOf(this.ctx, lm, 'js'),
         detail: { reserved, heapResults: heapOps },
       });
     }
@@ -88,7 +90,6 @@ export abstract class JsRMessages extends JsExchanges {
   /** E-J1: an install list arrives; the top deferred batch takes it. Returns false if JS throws. */
   protected install(ids: readonly number[], intent: Intent | undefined, lm: LMsg, out: StepOut): boolean {
     const top = this.heap.model.topDeferred();
-    const loc = locationOf(this.ctx, lm, 'js');
     if (!top || ids.length > top.remaining) {
       out.add({
         kind: 'install-mismatch',
@@ -97,7 +98,7 @@ export abstract class JsRMessages extends JsExchanges {
         message: top
           ? `msg ${lm.no} installs ${ids.length} IDs but the pending deferred batch has only ${top.remaining} value${top.remaining === 1 ? '' : 's'} left: JS throws "Heap-ref install count mismatch"`
           : `msg ${lm.no} installs ${ids.length} ID${ids.length === 1 ? '' : 's'} (${ids.slice(0, 8).map((i) => `#${i}`).join(', ')}) but JS has no deferred values waiting: JS throws`,
-        location: loc,
+        location: locationOf(this.ctx, lm, 'js'),
         detail: { ids: ids.slice(0, 32), pending: top?.remaining ?? 0 },
       });
       return false;
@@ -114,7 +115,7 @@ export abstract class JsRMessages extends JsExchanges {
           key: `install-mismatch|${lm.no}|${id}`,
           mismatch: true,
           message: `msg ${lm.no} installs #${id}: Rust gave it to ${intent?.installInfo?.[i] ? describe(intent.installInfo[i]!) : rustKey}, but JS applies it to ${describe(jsVal.info)} (the newest pending batch)`,
-          location: loc,
+          location: locationOf(this.ctx, lm, 'js'),
           rustId: id,
           jsId: id,
           provenance: [...(intent?.installInfo?.[i] ? [provenanceOf(id, 'rust', intent.installInfo[i]!)] : []), provenanceOf(id, 'js', jsVal.info)],

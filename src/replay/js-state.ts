@@ -27,7 +27,7 @@ export interface JsFrame {
   threw?: string;
   readonly incomplete: boolean;
   /** TYPE_FULL definitions of this R-Eval by op, for the TYPE_CACHED race check. */
-  readonly typeDefs: Map<number, number>;
+  readonly typeDefs: ReadonlyMap<number, number>;
   /** explicit-ids: the DeferredHeapRefs of this exchange's outbound message. */
   deferred?: number;
   intent?: Intent;
@@ -40,6 +40,9 @@ export interface JsFrame {
   /** Ops completed before the J-Resp whose result may hold heap refs (known only from the J-Resp). */
   readonly resultsPending: number[];
 }
+
+/** The type definitions of an exchange without TYPE_FULL ops. */
+export const NO_TYPES: ReadonlyMap<number, number> = new Map();
 
 interface Freed {
   readonly info: ValueInfo;
