@@ -17,15 +17,13 @@ export abstract class JsRefChecks extends JsOpWindows {
    */
   protected checkRef(r: RefIntent, lm: LMsg, f: JsFrame | undefined, op: number | undefined, out: StepOut, opGuess?: string): boolean {
     const id = r.id;
-    const guess = (r.role === 'drop' || r.role === 'dispose' ? opGuess : undefined) ?? this.guessOn(id);
-    const guarded = (d: Draft): Draft => this.withGuess(this.withAssumptions(d), guess);
+    // Taken before `evidence`, which may run ops (and so make guesses) in enclosing R-Evals.
+    const guess = (r.role === 'drop' || r.role === 'dispose' ? opGuess : undefined) ?? (this.guessed.length > 0 ? this.guessOn(id) : undefined);
     const b = r.belief;
-    const loc = locationOf(this.ctx, lm, 'js', op);
-    const keyBase = `${lm.no}|${op ?? 'r'}|${r.param ?? 0}|${id}`;
     if (r.role === 'cached-string') {
       if (id >= JSIDX_RESERVED && this.heap.get(id)) return true;
     } else if (id > 0 && id < JSIDX_OFFSET) {
-      return this.checkBorrowed(r, lm, loc, keyBase, out);
+      return this.checkBorrowed(r, lm, locationOf(this.ctx, lm, 'js', op), keyBaseOf(r, lm, op), out);
     } else if (id >= JSIDX_OFFSET && id < JSIDX_RESERVED) {
       return true;
     }
@@ -33,6 +31,10 @@ export abstract class JsRefChecks extends JsOpWindows {
     const v = id >= JSIDX_RESERVED ? this.heap.get(id) : undefined;
     const meant = b.info && (b.state === 'live' || b.state === 'freed' || b.state === 'pending') ? b.info : undefined;
     if (v && (!meant || v.key === meant.key)) return true;
+    // From here on a finding is made.
+    const guarded = (d: Draft): Draft => this.withGuess(this.withAssumptions(d), guess);
+    const loc = locationOf(this.ctx, lm, 'js', op);
+    const keyBase = keyBaseOf(r, lm, op);
     if (meant) {
       // nested-encode-order: the ID is a placeholder that a later op of this same R-Eval fills.
       if (f && op !== undefined && meant.origin.no === f.lm.no && meant.origin.op !== undefined && meant.origin.op >= op && !v) {
@@ -264,4 +266,9 @@ export abstract class JsRefChecks extends JsOpWindows {
     for (const id of ids) g ??= this.guessOn(id);
     return this.withGuess(this.withAssumptions(d), g);
   }
+}
+
+/** The part of a reference check's key that names the use: message, op, parameter, ID as written. */
+function keyBaseOf(r: RefIntent, lm: LMsg, op: number | undefined): string {
+  return `${lm.no}|${op ?? 'r'}|${r.param ?? 0}|${r.id}`;
 }
