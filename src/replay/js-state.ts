@@ -140,7 +140,8 @@ export abstract class JsModelState {
 
   protected stored(id: number, v: JsVal): void {
     this.keyIndex.set(v.key, id);
-    this.storedNow.push({ id, info: v.info, frame: this.frames[this.frames.length - 1]?.serial });
+    // As for Rust's bornNow: compared only where neither a free list nor install lists decide the IDs.
+    if (this.allocator !== 'freelist' && this.allocator !== 'explicit') this.storedNow.push({ id, info: v.info, frame: this.frames[this.frames.length - 1]?.serial });
     const waiting = this.awaiting.get(v.key);
     if (waiting) {
       this.awaiting.delete(v.key);

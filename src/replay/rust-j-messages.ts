@@ -94,6 +94,7 @@ export abstract class RustJMessages extends RustReadings {
   }
 
   protected takeStashed(out: StepOut): void {
+    if (this.stash.size === 0) return;
     for (;;) {
       const top = this.frames[this.frames.length - 1];
       if (!top || top.kind !== 'r-eval') return;
