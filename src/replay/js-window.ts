@@ -71,9 +71,13 @@ export abstract class JsOpWindows extends JsModelState {
     if (call.kind !== 'callback') return { a, b };
     // Where the key reached JS: an op of this R-Eval carrying it, else an earlier message.
     let holder: number | undefined;
+    let found = false;
+    const key = call.key;
+    const match = (cb: { key: number }): void => {
+      if (cb.key === key) found = true;
+    };
     for (const op of f.ops) {
-      let found = false;
-      for (const arg of op.args) forEachCallback(arg, (cb) => (found ||= cb.key === call.key));
+      for (const arg of op.args) forEachCallback(arg, match);
       if (found) {
         holder = op.index;
         break;
