@@ -27,44 +27,46 @@ type Allocs = Array<{ key: string; id: number; reused: boolean }>;
 type Quiet = { no: number; maxId?: number };
 
 export class World {
-  intents = new BoundedMap<number, Intent>(4096);
-  rustAllocs = new BoundedMap<number, Allocs>(1024);
-  jsAllocs = new BoundedMap<number, Allocs>(1024);
+  intents: BoundedMap<number, Intent>;
+  rustAllocs: BoundedMap<number, Allocs>;
+  jsAllocs: BoundedMap<number, Allocs>;
   /**
    * Quiescent points each side reached, by message, until the other side reaches the same
    * one: the sides' records can arrive in any interleaving (one log, two files, a lagging
    * logger), and each pair must be compared whichever side comes second.
    */
-  rustQuiet = new BoundedMap<number, Quiet>(256);
-  jsQuiet = new BoundedMap<number, Quiet>(256);
-  lastDrift = 0;
+  rustQuiet: BoundedMap<number, Quiet>;
+  jsQuiet: BoundedMap<number, Quiet>;
+  lastDrift: number;
   /** Values whose IDs parted at creation and that no finding has named since, by value key. */
-  latent = new BoundedMap<string, Draft>(256);
+  latent: BoundedMap<string, Draft>;
   /** An ID disagreement was already reported in this reading. */
-  sawMismatch = false;
-  rustLabel: string[] = [];
-  jsLabel: string[] = [];
+  sawMismatch: boolean;
+  rustLabel: string[];
+  jsLabel: string[];
 
+  /** A fresh reading, or (`from`) a copy of that one with these models. */
   constructor(
     readonly rust: RustModel,
     readonly js: JsModel,
-  ) {}
+    from?: World,
+  ) {
+    this.intents = from ? from.intents.clone() : new BoundedMap(4096);
+    this.rustAllocs = from ? from.rustAllocs.clone() : new BoundedMap(1024);
+    this.jsAllocs = from ? from.jsAllocs.clone() : new BoundedMap(1024);
+    this.rustQuiet = from ? from.rustQuiet.clone() : new BoundedMap(256);
+    this.jsQuiet = from ? from.jsQuiet.clone() : new BoundedMap(256);
+    this.lastDrift = from ? from.lastDrift : 0;
+    this.latent = from ? from.latent.clone() : new BoundedMap(256);
+    this.sawMismatch = from ? from.sawMismatch : false;
+    this.rustLabel = from ? [...from.rustLabel] : [];
+    this.jsLabel = from ? [...from.jsLabel] : [];
+  }
 
   clone(): World | undefined {
     const js = this.js.clone();
     if (!js) return undefined;
-    const w = new World(this.rust.clone(), js);
-    w.intents = this.intents.clone();
-    w.rustAllocs = this.rustAllocs.clone();
-    w.jsAllocs = this.jsAllocs.clone();
-    w.rustQuiet = this.rustQuiet.clone();
-    w.jsQuiet = this.jsQuiet.clone();
-    w.lastDrift = this.lastDrift;
-    w.latent = this.latent.clone();
-    w.sawMismatch = this.sawMismatch;
-    w.rustLabel = [...this.rustLabel];
-    w.jsLabel = [...this.jsLabel];
-    return w;
+    return new World(this.rust.clone(), js, this);
   }
 }
 
