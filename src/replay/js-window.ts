@@ -24,6 +24,8 @@ export interface ForkPlan {
   readonly bare?: [number, number];
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export abstract class JsOpWindows extends JsModelState {
   /** JS parses op j's type and decodes its arguments. Returns false if a check failed. */
   protected abstract startOp(f: JsFrame, j: number, out: StepOut): boolean;
@@ -40,11 +42,15 @@ export abstract class JsOpWindows extends JsModelState {
     if (!top || top.kind !== 'r-eval' || top.threw || d.body?.kind !== 'j-eval') return undefined;
     const w = this.windowFor(top, d.body.call);
     const narrowed = !this.ctx.strict && w.h !== undefined;
-    const bare: [number, number] = [w.a, w.b];
     const a = narrowed ? w.h! : w.a;
     const b = narrowed ? w.h! : w.b;
     const legacy = this.allocator === 'freelist' || this.allocator === 'monotonic';
-    if (!legacy || a === b) return { serial: top.serial, choices: [{ kmin: a, kmax: b }], primary: 0, ...(w.h !== undefined && { heuristic: w.h }), ...(narrowed && w.a !== w.b && { bare }) };
+    if (!legacy || a === b) {
+      const plan: Mutable<ForkPlan> = { serial: top.serial, choices: [{ kmin: a, kmax: b }], primary: 0 };
+      if (w.h !== undefined) plan.heuristic = w.h;
+      if (narrowed && w.a !== w.b) plan.bare = [w.a, w.b];
+      return plan;
+    }
     // Positions k and k+1 give the same JS state when op k has no heap effect.
     const choices: WindowChoice[] = [];
     let start = a;
@@ -56,7 +62,7 @@ export abstract class JsOpWindows extends JsModelState {
     }
     const assumed = w.h ?? a;
     const primary = Math.max(0, choices.findIndex((c) => assumed >= c.kmin && assumed <= c.kmax));
-    return { serial: top.serial, choices, primary, ...(w.h !== undefined && { heuristic: w.h }) };
+    return w.h !== undefined ? { serial: top.serial, choices, primary, heuristic: w.h } : { serial: top.serial, choices, primary };
   }
 
   protected hasEffect(op: Op): boolean {
@@ -106,7 +112,7 @@ export abstract class JsOpWindows extends JsModelState {
       // A stack closure has no heap ID: the op that carries it is the one that calls it.
       h = holder;
     }
-    return { a, b, ...(h !== undefined && { h }) };
+    return h !== undefined ? { a, b, h } : { a, b };
   }
 
   protected narrow(f: JsFrame, kmin: number, kmax: number, out: StepOut): void {
