@@ -7,6 +7,7 @@
  * derive from the messages alone. Rust's model maps its IDs to those names, the JS
  * model maps its own IDs to them, and a desync is simply the two maps disagreeing.
  */
+import { formatCallbackKey } from '../protocol/format.js';
 import type { Side } from '../trace/record.js';
 import type { FindingLocation, Provenance } from './findings.js';
 
@@ -40,6 +41,70 @@ export interface ValueInfo {
   readonly inside?: string;
   /** The ID came off a free list (legacy-freelist). */
   readonly reused?: boolean;
+}
+
+/**
+ * How a value came into being, for its wording (`ValueInfo.what`): the JsValue result of an op,
+ * a heap ref inside a non-HeapRef result, a callback argument, a borrowed callback argument.
+ */
+export type Made = 'result' | 'result-ref' | 'callback-arg' | 'borrowed-arg';
+
+/**
+ * A value's provenance kept as numbers: its wording (`what`, `inside`, a callback's `fn`) is
+ * built only when a finding or an ID event reads it. Every model value is one of these.
+ */
+export class MadeValue implements ValueInfo {
+  readonly key: string;
+  private worded?: string;
+
+  /**
+   * `name`: the function name of an op (fixed now: a helper's role may settle later), or the key
+   * of the callback. `insideOf`: the message of the innermost open J-Eval, 0 if none.
+   */
+  constructor(
+    readonly origin: Origin,
+    private readonly made: Made,
+    private readonly name: string | number,
+    readonly at: FindingLocation,
+    private readonly insideOf: number,
+    readonly reused: boolean,
+  ) {
+    this.key = valueKey(origin);
+  }
+
+  get what(): string {
+    if (this.worded !== undefined) return this.worded;
+    const o = this.origin;
+    let w: string;
+    switch (this.made) {
+      case 'result':
+        w = `result of op ${o.op} \`${this.name}\` in msg ${o.no}`;
+        break;
+      case 'result-ref':
+        w = `value ${o.ref} in the result of op ${o.op} \`${this.name}\` in msg ${o.no}`;
+        break;
+      case 'callback-arg':
+        w = `argument ${o.arg} of callback ${formatCallbackKey(this.name as number)} in msg ${o.no}`;
+        break;
+      case 'borrowed-arg':
+        w = `borrowed argument ${o.arg} of callback ${formatCallbackKey(this.name as number)} in msg ${o.no}`;
+        break;
+    }
+    return (this.worded = w);
+  }
+
+  get fn(): string {
+    return typeof this.name === 'number' ? `callback ${formatCallbackKey(this.name)}` : this.name;
+  }
+
+  get inside(): string | undefined {
+    return this.insideOf !== 0 ? `inside the callback of msg ${this.insideOf}` : undefined;
+  }
+
+  /** The same value, its ID taken off a free list. */
+  asReused(): MadeValue {
+    return new MadeValue(this.origin, this.made, this.name, this.at, this.insideOf, true);
+  }
 }
 
 export function valueKey(o: Origin): string {

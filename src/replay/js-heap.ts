@@ -285,6 +285,40 @@ export class ModelHeap {
     return this.freeIds.slice(-16);
   }
 
+  freeCount(): number {
+    return this.freeIds.length;
+  }
+
+  /** `freeList()`, or `prev` when it holds the same IDs (snapshots share what did not change). */
+  freeListOr(prev: readonly number[] | undefined): number[] {
+    const ids = this.freeIds;
+    const from = Math.max(0, ids.length - 16);
+    if (prev && prev.length === ids.length - from) {
+      let same = true;
+      for (let i = 0; i < prev.length && same; i++) same = prev[i] === ids[from + i];
+      if (same) return prev as number[];
+    }
+    return ids.slice(from);
+  }
+
+  /** `scopes()`, or `prev` when it shows the same scopes. */
+  scopesOr(prev: ReadonlyArray<{ reserved: number; filled: number; start?: number }> | undefined): Array<{ reserved: number; filled: number; start?: number }> {
+    if (prev) {
+      let same = true;
+      if (this.allocator === 'explicit') {
+        const list = this.listScopes;
+        same = prev.length === list.length;
+        for (let i = 0; i < list.length && same; i++) same = prev[i]!.reserved === list[i]!.ids.length && prev[i]!.filled === list[i]!.next;
+      } else {
+        const list = this.countScopes;
+        same = prev.length === list.length;
+        for (let i = 0; i < list.length && same; i++) same = prev[i]!.reserved === list[i]!.count && prev[i]!.filled === list[i]!.next && prev[i]!.start === list[i]!.start;
+      }
+      if (same) return prev as Array<{ reserved: number; filled: number; start?: number }>;
+    }
+    return this.scopes();
+  }
+
   /** Why an empty slot is empty, as far as this heap can tell. */
   why(id: number): EmptyReason {
     if (this.allocator === 'explicit') return 'never';
@@ -317,6 +351,7 @@ export class JsHeap {
     return new JsHeap(this.model.clone(), undefined, this.disagree);
   }
 
+  /** Calls the model and the user's heap, and reports where they differ (without a user heap, callers go straight to the model). */
   private both<T>(call: string, onModel: () => T, onReal: ((r: RealHeap) => T) | undefined, same: (m: T, r: T) => boolean, show: (x: T) => string): T {
     let m: T | undefined;
     let mErr: unknown;
@@ -357,10 +392,12 @@ export class JsHeap {
   }
 
   insert(v: JsVal): number {
+    if (!this.real) return this.model.insert(v);
     return this.both('insert', () => this.model.insert(v), (r) => this.need('insert').call(r, v), (a, b) => a === b, (x) => `#${x}`);
   }
 
   insertAt(id: number, v: JsVal): void {
+    if (!this.real) return this.model.insertAt(id, v);
     this.both('insertAt', () => this.model.insertAt(id, v), (r) => this.need('insertAt').call(r, id, v), () => true, () => 'ok');
   }
 
@@ -369,6 +406,7 @@ export class JsHeap {
   }
 
   pushReservationScope(arg: number | readonly number[]): void {
+    if (!this.real) return this.model.pushReservationScope(arg);
     this.both(
       'pushReservationScope',
       () => this.model.pushReservationScope(arg),
@@ -418,6 +456,7 @@ export class JsHeap {
   }
 
   popReservationScope(validate: boolean): void {
+    if (!this.real) return this.model.popReservationScope(validate);
     this.both('popReservationScope', () => this.model.popReservationScope(validate), (r) => this.need('popReservationScope').call(r, validate), () => true, () => 'ok');
   }
 
@@ -437,6 +476,7 @@ export class JsHeap {
   }
 
   remove(id: number): JsVal | undefined {
+    if (!this.real) return this.model.remove(id);
     return this.both(
       `remove(${id})`,
       () => this.model.remove(id),
@@ -450,14 +490,17 @@ export class JsHeap {
   }
 
   addBorrowedRef(v: JsVal): number {
+    if (!this.real) return this.model.addBorrowedRef(v);
     return this.both('addBorrowedRef', () => this.model.addBorrowedRef(v), (r) => this.need('addBorrowedRef').call(r, v), (a, b) => a === b, (x) => `#${x}`);
   }
 
   pushBorrowFrame(): void {
+    if (!this.real) return this.model.pushBorrowFrame();
     this.both('pushBorrowFrame', () => this.model.pushBorrowFrame(), (r) => this.need('pushBorrowFrame').call(r), () => true, () => 'ok');
   }
 
   popBorrowFrame(): void {
+    if (!this.real) return this.model.popBorrowFrame();
     this.both('popBorrowFrame', () => this.model.popBorrowFrame(), (r) => this.need('popBorrowFrame').call(r), () => true, () => 'ok');
     const rp = this.real?.getBorrowStackPointer?.();
     if (typeof rp === 'number' && rp !== this.model.pointer) this.disagree('popBorrowFrame', `pointer ${this.model.pointer}`, `pointer ${rp}`);
@@ -475,6 +518,7 @@ export class JsHeap {
   }
 
   resolveDeferred(ids: readonly number[]): Array<[number, JsVal]> {
+    if (!this.real) return this.model.resolveDeferred(ids);
     return this.both(
       'resolveDeferredHeapRefs',
       () => this.model.resolveDeferred(ids),

@@ -27,44 +27,46 @@ type Allocs = Array<{ key: string; id: number; reused: boolean }>;
 type Quiet = { no: number; maxId?: number };
 
 export class World {
-  intents = new BoundedMap<number, Intent>(4096);
-  rustAllocs = new BoundedMap<number, Allocs>(1024);
-  jsAllocs = new BoundedMap<number, Allocs>(1024);
+  intents: BoundedMap<number, Intent>;
+  rustAllocs: BoundedMap<number, Allocs>;
+  jsAllocs: BoundedMap<number, Allocs>;
   /**
    * Quiescent points each side reached, by message, until the other side reaches the same
    * one: the sides' records can arrive in any interleaving (one log, two files, a lagging
    * logger), and each pair must be compared whichever side comes second.
    */
-  rustQuiet = new BoundedMap<number, Quiet>(256);
-  jsQuiet = new BoundedMap<number, Quiet>(256);
-  lastDrift = 0;
+  rustQuiet: BoundedMap<number, Quiet>;
+  jsQuiet: BoundedMap<number, Quiet>;
+  lastDrift: number;
   /** Values whose IDs parted at creation and that no finding has named since, by value key. */
-  latent = new BoundedMap<string, Draft>(256);
+  latent: BoundedMap<string, Draft>;
   /** An ID disagreement was already reported in this reading. */
-  sawMismatch = false;
-  rustLabel: string[] = [];
-  jsLabel: string[] = [];
+  sawMismatch: boolean;
+  rustLabel: string[];
+  jsLabel: string[];
 
+  /** A fresh reading, or (`from`) a copy of that one with these models. */
   constructor(
     readonly rust: RustModel,
     readonly js: JsModel,
-  ) {}
+    from?: World,
+  ) {
+    this.intents = from ? from.intents.clone() : new BoundedMap(4096);
+    this.rustAllocs = from ? from.rustAllocs.clone() : new BoundedMap(1024);
+    this.jsAllocs = from ? from.jsAllocs.clone() : new BoundedMap(1024);
+    this.rustQuiet = from ? from.rustQuiet.clone() : new BoundedMap(256);
+    this.jsQuiet = from ? from.jsQuiet.clone() : new BoundedMap(256);
+    this.lastDrift = from ? from.lastDrift : 0;
+    this.latent = from ? from.latent.clone() : new BoundedMap(256);
+    this.sawMismatch = from ? from.sawMismatch : false;
+    this.rustLabel = from ? [...from.rustLabel] : [];
+    this.jsLabel = from ? [...from.jsLabel] : [];
+  }
 
   clone(): World | undefined {
     const js = this.js.clone();
     if (!js) return undefined;
-    const w = new World(this.rust.clone(), js);
-    w.intents = this.intents.clone();
-    w.rustAllocs = this.rustAllocs.clone();
-    w.jsAllocs = this.jsAllocs.clone();
-    w.rustQuiet = this.rustQuiet.clone();
-    w.jsQuiet = this.jsQuiet.clone();
-    w.lastDrift = this.lastDrift;
-    w.latent = this.latent.clone();
-    w.sawMismatch = this.sawMismatch;
-    w.rustLabel = [...this.rustLabel];
-    w.jsLabel = [...this.jsLabel];
-    return w;
+    return new World(this.rust.clone(), js, this);
   }
 }
 
@@ -99,44 +101,59 @@ export class Replay {
 
   rustStep(lm: LMsg, d: DecodedMessage): void {
     this.forkRust(d);
-    const results = this.worlds.map((w) => {
+    const worlds = this.worlds;
+    const results: Array<{ w: World; out: StepOut }> = new Array(worlds.length);
+    for (let i = 0; i < worlds.length; i++) {
+      const w = worlds[i]!;
       const out = new StepOut();
       w.rust.step(lm, d, out);
-      if (out.intent) w.intents.set(lm.no, mergeIntent(w.intents.get(lm.no), out.intent));
-      if (out.intent?.allocs && out.intent.allocs.length > 0) w.rustAllocs.set(lm.no, out.intent.allocs);
-      this.compareAllocs(w, lm, out);
+      const intent = out.intent;
+      if (intent) {
+        const had = w.intents.get(lm.no);
+        w.intents.set(lm.no, had ? { ...had, ...intent } : intent);
+        if (intent.allocs && intent.allocs.length > 0) {
+          w.rustAllocs.set(lm.no, intent.allocs);
+          this.compareAllocs(w, lm, out);
+        }
+      }
       this.compareCreated(w, out);
-      this.coverLatent(w, out);
+      if (out.drafts.length > 0) this.coverLatent(w, out);
       if (out.quiescent) {
-        w.rustQuiet.set(lm.no, { no: lm.no, ...(out.quiescent.maxId !== undefined && { maxId: out.quiescent.maxId }) });
+        w.rustQuiet.set(lm.no, quietOf(lm, out.quiescent));
         this.borrowBalance('rust', lm, out.quiescent, out);
         this.compareQuiet(w, lm, out);
       }
-      return { w, out };
-    });
+      results[i] = { w, out };
+    }
     this.settle(results);
   }
 
   jsStep(lm: LMsg, d: DecodedMessage): void {
     const choices = this.forkJs(d);
-    const results = this.worlds.map((w) => {
+    const worlds = this.worlds;
+    const results: Array<{ w: World; out: StepOut }> = new Array(worlds.length);
+    for (let i = 0; i < worlds.length; i++) {
+      const w = worlds[i]!;
       const out = new StepOut();
       const intent = w.intents.get(lm.no);
-      w.js.step(lm, d, intent, out, choices.get(w));
-      w.intents.delete(lm.no);
-      if (out.jsAllocs && out.jsAllocs.length > 0) w.jsAllocs.set(lm.no, out.jsAllocs);
-      this.compareAllocs(w, lm, out);
+      w.js.step(lm, d, intent, out, choices?.get(w));
+      if (intent) w.intents.delete(lm.no);
+      if (out.jsAllocs && out.jsAllocs.length > 0) {
+        w.jsAllocs.set(lm.no, out.jsAllocs);
+        this.compareAllocs(w, lm, out);
+      }
       this.compareCreated(w, out);
-      this.coverLatent(w, out);
+      if (out.drafts.length > 0) this.coverLatent(w, out);
       if (out.quiescent) {
-        w.jsQuiet.set(lm.no, { no: lm.no, ...(out.quiescent.maxId !== undefined && { maxId: out.quiescent.maxId }) });
+        w.jsQuiet.set(lm.no, quietOf(lm, out.quiescent));
         this.borrowBalance('js', lm, out.quiescent, out);
         this.compareQuiet(w, lm, out);
       }
-      return { w, out };
-    });
+      results[i] = { w, out };
+    }
     this.settle(results);
     for (const w of this.worlds) {
+      if (w.js.amendments.length === 0) continue;
       if (w === this.primary) for (const a of w.js.amendments) this.hooks.amend(a.draftKey, a.jsId, a.info);
       w.js.amendments.length = 0;
     }
@@ -167,38 +184,44 @@ export class Replay {
    * names every ID, which the install and reservation checks cover.
    */
   private compareCreated(w: World, out: StepOut): void {
-    const rustNew = w.rust.bornNow.splice(0);
-    const jsNew = w.js.storedNow.splice(0);
+    const rustNew = w.rust.bornNow;
+    const jsNew = w.js.storedNow;
+    if (rustNew.length === 0 && jsNew.length === 0) return;
     const a = this.ctx.features.allocator;
-    if (a === 'freelist' || a === 'explicit') return;
-    const check = (key: string, rustId: number | undefined, jsId: number | undefined): void => {
-      if (rustId === undefined || jsId === undefined || rustId === jsId) return;
-      const info = w.rust.valueAt(rustId);
-      if (!info || info.key !== key) return;
-      const jsHere = w.js.heap.model.get(rustId);
-      const rustThere = w.rust.valueAt(jsId);
-      if (w.latent.has(key)) return;
-      w.latent.set(
-        key,
-        w.js.qualify(
-          {
-            kind: 'placeholder-id-mismatch',
-            severity: 'error',
-            key: `placeholder-id-mismatch|created|${key}`,
-            mismatch: true,
-            message: `${describe(info)}: Rust gave it #${rustId}, JS stored it at #${jsId}${rustThere ? ` (Rust's #${jsId} is ${describe(rustThere)})` : ''}${jsHere ? `; JS #${rustId} holds ${describe(jsHere.info)}` : ''}: the two allocators parted here, and nothing used the ID before the trace ended`,
-            location: info.at,
-            rustId,
-            jsId,
-            provenance: [provenanceOf(rustId, 'rust', info), ...(jsHere ? [provenanceOf(rustId, 'js', jsHere.info)] : [])],
-            detail: { value: key, atCreation: true },
-          },
-          [rustId, jsId],
-        ),
-      );
-    };
-    for (const { id, info } of rustNew) check(info.key, id, w.js.storedAt(info.key));
-    for (const { info } of jsNew) check(info.key, w.rust.idOf(info.key), w.js.storedAt(info.key));
+    if (a !== 'freelist' && a !== 'explicit') {
+      // Nothing the checks call adds to either list.
+      for (const { id, info } of rustNew) this.checkCreated(w, info.key, id, w.js.storedAt(info.key));
+      for (const { info } of jsNew) this.checkCreated(w, info.key, w.rust.idOf(info.key), w.js.storedAt(info.key));
+    }
+    rustNew.length = 0;
+    jsNew.length = 0;
+  }
+
+  private checkCreated(w: World, key: string, rustId: number | undefined, jsId: number | undefined): void {
+    if (rustId === undefined || jsId === undefined || rustId === jsId) return;
+    const info = w.rust.valueAt(rustId);
+    if (!info || info.key !== key) return;
+    const jsHere = w.js.heap.model.get(rustId);
+    const rustThere = w.rust.valueAt(jsId);
+    if (w.latent.has(key)) return;
+    w.latent.set(
+      key,
+      w.js.qualify(
+        {
+          kind: 'placeholder-id-mismatch',
+          severity: 'error',
+          key: `placeholder-id-mismatch|created|${key}`,
+          mismatch: true,
+          message: `${describe(info)}: Rust gave it #${rustId}, JS stored it at #${jsId}${rustThere ? ` (Rust's #${jsId} is ${describe(rustThere)})` : ''}${jsHere ? `; JS #${rustId} holds ${describe(jsHere.info)}` : ''}: the two allocators parted here, and nothing used the ID before the trace ended`,
+          location: info.at,
+          rustId,
+          jsId,
+          provenance: [provenanceOf(rustId, 'rust', info), ...(jsHere ? [provenanceOf(rustId, 'js', jsHere.info)] : [])],
+          detail: { value: key, atCreation: true },
+        },
+        [rustId, jsId],
+      ),
+    );
   }
 
   /** Values a finding of this step named are no longer latent. */
@@ -275,13 +298,18 @@ export class Replay {
     this.maxWorldsSeen = Math.max(this.maxWorldsSeen, next.length);
   }
 
-  private forkJs(d: DecodedMessage): Map<World, WindowChoice> {
+  private forkJs(d: DecodedMessage): Map<World, WindowChoice> | undefined {
+    if (d.kind !== 'j-eval') return undefined;
     const choices = new Map<World, WindowChoice>();
-    if (d.kind !== 'j-eval') return choices;
     const next: World[] = [];
     for (const w of this.worlds) {
       const plan = w.js.forkPlan(d);
       if (!plan) {
+        next.push(w);
+        continue;
+      }
+      if (plan.choices.length === 1) {
+        choices.set(w, plan.choices[0]!);
         next.push(w);
         continue;
       }
@@ -319,7 +347,10 @@ export class Replay {
 
   // ---- comparisons across the two models ------------------------------------------------
 
-  /** legacy-freelist: both sides allocate for a value JS sent; their free lists decide. */
+  /**
+   * legacy-freelist: both sides allocate for a value JS sent; their free lists decide. Called by
+   * the step that set its side's allocations: only that can complete a pair.
+   */
   private compareAllocs(w: World, lm: LMsg, out: StepOut): void {
     const r = w.rustAllocs.get(lm.no);
     const j = w.jsAllocs.get(lm.no);
@@ -396,7 +427,7 @@ export class Replay {
   // ---- settling drafts across worlds ----------------------------------------------------
 
   private settle(results: Array<{ w: World; out: StepOut }>): void {
-    const consistent = results.filter((r) => !r.out.inconsistent);
+    const consistent = results.length === 1 ? results : results.filter((r) => !r.out.inconsistent);
     if (consistent.length > 0 && consistent.length < results.length) {
       const keep = new Set(consistent.map((r) => r.w));
       this.worlds = this.worlds.filter((w) => keep.has(w));
@@ -451,8 +482,8 @@ export class Replay {
   }
 }
 
-function mergeIntent(a: Intent | undefined, b: Intent): Intent {
-  return a ? { ...a, ...b } : b;
+function quietOf(lm: LMsg, q: { maxId?: number }): Quiet {
+  return q.maxId !== undefined ? { no: lm.no, maxId: q.maxId } : { no: lm.no };
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
