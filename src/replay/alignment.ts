@@ -69,12 +69,17 @@ export class SideAlignment {
       // In step with the other side: its first unmatched record is this message.
       const other = this.queues[side === 'rust' ? 'js' : 'rust'];
       // The earliest waiting record of the other side with the same bytes that keeps every pair in order.
-      const first = other.find((o) => !o.partner && !o.final && !!o.rec && o.dir === e.dir && sameBytes(o.rec.data, e.rec!.data) && this.inOrder(e, o));
+      let first: Entry | undefined;
+      for (let i = 0; i < other.length && !first; i++) {
+        const o = other[i]!;
+        if (!o.partner && !o.final && o.rec && o.dir === e.dir && sameBytes(o.rec.data, e.rec.data) && this.inOrder(e, o)) first = o;
+      }
       if (first) this.pair(e, first, undefined);
       else {
         // A copy the other side recorded long before (delivered late, e.g. queued behind timers).
         const pool = this.late[side === 'rust' ? 'js' : 'rust'];
-        const i = pool.findIndex((o) => o.dir === e.dir && sameBytes(o.rec!.data, e.rec!.data));
+        let i = -1;
+        for (let k = 0; k < pool.length && i < 0; k++) if (pool[k]!.dir === e.dir && sameBytes(pool[k]!.rec!.data, e.rec.data)) i = k;
         if (i >= 0) {
           const [o] = pool.splice(i, 1);
           e.partner = o!;
@@ -103,20 +108,13 @@ export class SideAlignment {
 
   /** Pairs what can be paired, settles what waited too long, and hands on the entries whose turn it is. */
   pump(ended: boolean, sink: AlignmentSink): void {
-    const aged = (e: Entry): boolean => ended || this.counts[e.side === 'rust' ? 'js' : 'rust'] >= e.pos + ALIGN_WINDOW;
-    const waiting = (e: Entry): boolean => !e.final && !e.partner;
-    // Waiting entries are in the order of their positions: the first one is the oldest.
-    const oldest = (q: Entry[]): Entry | undefined => {
-      for (let i = 0; i < q.length; i++) if (waiting(q[i]!)) return q[i];
-      return undefined;
-    };
-    const r = oldest(this.queues.rust);
-    const j = oldest(this.queues.js);
-    if ((r && aged(r)) || (j && aged(j))) {
+    const r = oldestWaiting(this.queues.rust);
+    const j = oldestWaiting(this.queues.js);
+    if ((r && this.aged(r, ended)) || (j && this.aged(j, ended))) {
       this.align();
       for (const side of ['rust', 'js'] as const) {
         for (const e of [...this.queues[side]]) {
-          if (!waiting(e) || !aged(e)) continue;
+          if (!waiting(e) || !this.aged(e, ended)) continue;
           this.fuzzyPair(e);
           e.final = true;
           if (e.partner || !e.rec) continue;
@@ -140,6 +138,11 @@ export class SideAlignment {
       }
       if (!progressed) break;
     }
+  }
+
+  /** The other side has recorded far enough past this entry's position that its copy is not coming in step. */
+  private aged(e: Entry, ended: boolean): boolean {
+    return ended || this.counts[e.side === 'rust' ? 'js' : 'rust'] >= e.pos + ALIGN_WINDOW;
   }
 
   /** Pairing these two keeps every pair made so far in the same order on both sides. */
@@ -245,6 +248,17 @@ export class SideAlignment {
     }
     if (best) this.pair(e, best, e.rec && best.rec ? 'differ' : 'restore');
   }
+}
+
+/** Not paired, and not settled unpaired either. */
+function waiting(e: Entry): boolean {
+  return !e.final && !e.partner;
+}
+
+/** Waiting entries are in the order of their positions: the first one is the oldest. */
+function oldestWaiting(q: readonly Entry[]): Entry | undefined {
+  for (let i = 0; i < q.length; i++) if (waiting(q[i]!)) return q[i];
+  return undefined;
 }
 
 /** The record an entry replays: its own, or (damaged or lost) the other side's copy in its place. */

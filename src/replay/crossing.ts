@@ -10,6 +10,7 @@ import { BoundedMap } from '../protocol/bounded-map.js';
 import { forEachRef, type Value } from '../protocol/values.js';
 import type { LMsg, ModelContext } from './context.js';
 import type { Finding } from './findings.js';
+import { RecentRing } from './recent.js';
 
 /** Messages JS replayed lately, looked back on for one Rust had later. */
 const LOOK_BACK = 64;
@@ -26,7 +27,7 @@ export interface CrossingVerdict {
 export class CrossingWatch {
   /** Crossings without consequence. */
   benign = 0;
-  private seen: CrossingFacts[] = [];
+  private readonly seen = new RecentRing<CrossingFacts>(LOOK_BACK);
   /** The highest Rust position in `seen`, or above it (entries leave `seen`, the bound stays). */
   private seenMaxPos = -1;
   /** Exchange serials of reported crossings, with the root they were reported under. */
@@ -40,7 +41,6 @@ export class CrossingWatch {
     const later = this.seenMaxPos > rustPos ? seen.find((x) => x.rustPos > rustPos) : undefined;
     seen.push(a);
     if (a.rustPos > this.seenMaxPos) this.seenMaxPos = a.rustPos;
-    if (seen.length > LOOK_BACK) seen.shift();
     if (!later) return undefined;
     const b = later; // Rust order: a before b; JS order: b before a
     const nestedInRust = b.rustDepth > a.rustDepth && a.evaluate && b.evaluate;

@@ -12,6 +12,7 @@ import type { Side } from '../trace/record.js';
 import { locationOf, type LMsg, type ModelContext } from './context.js';
 import type { Finding, FindingLocation } from './findings.js';
 import type { JsSnapshot } from './js-model.js';
+import { RecentRing } from './recent.js';
 import type { World } from './replay.js';
 import type { RustSnapshot } from './rust-model.js';
 
@@ -70,10 +71,10 @@ interface Remembered {
 }
 
 export class DivergenceWatch {
-  private recent: Remembered[] = [];
+  private readonly recent = new RecentRing<Remembered>(RECENT);
   private capture?: DivergenceCapture;
   /** Recent per-side model states by message number; dropped once the capture is settled. */
-  private past?: { rust: Array<PastState<RustSnapshot>>; js: Array<PastState<JsSnapshot>> } = { rust: [], js: [] };
+  private past?: { rust: RecentRing<PastState<RustSnapshot>>; js: RecentRing<PastState<JsSnapshot>> } = { rust: new RecentRing(RECENT), js: new RecentRing(RECENT) };
   private sideSteps = { rust: 0, js: 0 };
   private stepsSinceCapture = 0;
 
@@ -92,12 +93,11 @@ export class DivergenceWatch {
   /** After a message is replayed: it may be in the window of a capture now or later. */
   remember(lm: LMsg, d: DecodedMessage, side: Side | 'both'): void {
     if (this.moot()) {
-      this.recent.length = 0;
+      if (this.recent.size > 0) this.recent.clear();
       return;
     }
     const r: Remembered = { lm, d, side };
     this.recent.push(r);
-    if (this.recent.length > RECENT) this.recent.shift();
     const c = this.capture;
     if (c && Math.abs(lm.no - c.message) <= AROUND && !c.window.some((m) => m.message === lm.no)) {
       const at = c.window.findIndex((m) => m.message > lm.no);
@@ -126,12 +126,10 @@ export class DivergenceWatch {
     if (side === 'rust') {
       const entry = { message: lm.no, step, state: w.rust.snapshot() };
       past.rust.push(entry);
-      if (past.rust.length > RECENT) past.rust.shift();
       if (c && !c.rust && lm.no === c.message) c.rust = entry;
     } else {
       const entry = { message: lm.no, step, state: w.js.snapshot() };
       past.js.push(entry);
-      if (past.js.length > RECENT) past.js.shift();
       if (c && !c.js && lm.no === c.message) c.js = entry;
     }
   }
@@ -151,8 +149,8 @@ export class DivergenceWatch {
     const c: DivergenceCapture = { findingId: added.id, session: this.session, at, message, window };
     const past = this.past;
     if (past) {
-      const rust = lastAt(past.rust, message);
-      const js = lastAt(past.js, message);
+      const rust = past.rust.findLast((p) => p.message === message);
+      const js = past.js.findLast((p) => p.message === message);
       if (rust) c.rust = rust;
       // JS commits an R-Eval's ops only when it learns where nested calls ran (often at the
       // J-Resp, or the end): reported soon after its step of the message, its state now is
@@ -183,10 +181,6 @@ export class DivergenceWatch {
   }
 }
 
-function lastAt<T extends { message: number }>(list: readonly T[], message: number): T | undefined {
-  for (let i = list.length - 1; i >= 0; i--) if (list[i]!.message === message) return list[i];
-  return undefined;
-}
 
 /** One line saying what a message is, for the window around a divergence. */
 export function summarize(d: DecodedMessage, ctx: ModelContext): string {
