@@ -9,23 +9,23 @@ import type { Revision } from '../protocol/revisions.js';
 import type { MessageRecord, Side, TraceRecord } from '../trace/record.js';
 import { Collector } from './collector.js';
 import type { Finding, Severity } from './findings.js';
-import type { JsSnapshot } from './js-model.js';
-import { loadJsHeap } from './js-heap-file.js';
-import type { RustSnapshot } from './rust-model.js';
+import type { JsSnapshot } from './js/model.js';
+import { loadJsHeap } from './js/heap-file.js';
+import type { RustSnapshot } from './rust/model.js';
 import type { IdEvent } from './ids.js';
-import type { DivergenceCapture, MessageSummary } from './divergence.js';
+import type { DivergenceCapture, MessageSummary } from './session/divergence.js';
 import { SessionRouter } from '../trace/sessions.js';
-import { Session } from './session.js';
-import type { ReplayStep, SessionSummary } from './summary.js';
+import { Session } from './session/session.js';
+import type { ReplayStep, SessionSummary } from './session/summary.js';
 
 export * from './findings.js';
-export type { ReplayStep, SessionSummary, LeakGroup, SessionHelperSource } from './summary.js';
-export type { MessageSummary } from './divergence.js';
-export type { RustSnapshot } from './rust-model.js';
+export type { ReplayStep, SessionSummary, LeakGroup, SessionHelperSource } from './session/summary.js';
+export type { MessageSummary } from './session/divergence.js';
+export type { RustSnapshot } from './rust/model.js';
 export type { IdEvent } from './ids.js';
-export type { JsSnapshot } from './js-model.js';
-export type { RealHeap } from './js-heap.js';
-export { loadJsHeap, compileJsHeap, JsHeapLoadError } from './js-heap-file.js';
+export type { JsSnapshot } from './js/model.js';
+export type { RealHeap } from './js/heap.js';
+export { loadJsHeap, compileJsHeap, JsHeapLoadError } from './js/heap-file.js';
 
 export interface AnalyzeOptions {
   /** Overrides every meta record's revision. */

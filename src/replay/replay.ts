@@ -19,9 +19,9 @@ import type { DecodedMessage } from '../protocol/messages.js';
 import { BoundedMap, type Intent, type ValueInfo } from './ids.js';
 import { locationOf, StepOut, type Draft, type LMsg, type ModelContext } from './context.js';
 import { describe, provenanceOf } from './ids.js';
-import { JsModel, type WindowChoice } from './js-model.js';
-import { RustModel, type Reading } from './rust-model.js';
-import type { JsHeap } from './js-heap.js';
+import { JsModel, type WindowChoice } from './js/model.js';
+import { RustModel, type Reading } from './rust/model.js';
+import type { JsHeap } from './js/heap.js';
 
 type Allocs = Array<{ key: string; id: number; reused: boolean }>;
 type Quiet = { no: number; maxId?: number };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RecentRing } from '../../src/replay/recent.js';
+import { RecentRing } from '../../src/replay/session/recent.js';
 
 describe('RecentRing', () => {
   it('keeps the last items pushed, oldest first, and searches from either end', () => {

@@ -2,10 +2,10 @@
  * How JS's open exchanges end: answered, abandoned (JS threw, or a lost Respond), or unwound
  * by an exception (explicit-ids), with the borrow frames and reservation scopes they pushed.
  */
-import type { StepOut } from './context.js';
-import { HeapThrow } from './js-heap.js';
-import type { JsFrame } from './js-state.js';
-import { JsOps } from './js-ops.js';
+import type { StepOut } from '../context.js';
+import { HeapThrow } from './heap.js';
+import type { JsFrame } from './state.js';
+import { JsOps } from './ops.js';
 
 export abstract class JsExchanges extends JsOps {
   /** Pops an exchange normally (its Respond went out or came in). */

@@ -1,9 +1,9 @@
 /**
  * The JS side's state at one moment, as a divergence capture shows it (`--json` jsState).
  */
-import type { JsFrame } from './js-state.js';
-import type { AllocatorKind } from '../protocol/revisions.js';
-import type { ModelHeap } from './js-heap.js';
+import type { JsFrame } from './state.js';
+import type { AllocatorKind } from '../../protocol/revisions.js';
+import type { ModelHeap } from './heap.js';
 
 export interface JsSnapshot {
   maxId?: number;

@@ -4,9 +4,9 @@
  * crossed in flight), and hands the entries to the session in replay order: Rust's copy of
  * a message before JS's.
  */
-import type { DecodedMessage } from '../protocol/messages.js';
-import type { BadRecord, Direction, MessageRecord, Side } from '../trace/record.js';
-import type { LMsg } from './context.js';
+import type { DecodedMessage } from '../../protocol/messages.js';
+import type { BadRecord, Direction, MessageRecord, Side } from '../../trace/record.js';
+import type { LMsg } from '../context.js';
 
 /** How far the two sides' records may be apart and still be matched. */
 const ALIGN_WINDOW = 32;

@@ -3,12 +3,12 @@
  * what Rust meant by it, and the wording that qualifies a finding resting on an op-window
  * heuristic or a drop/dispose guess.
  */
-import type { FindingKind, FindingLocation } from './findings.js';
-import { JSIDX_OFFSET, JSIDX_RESERVED, describe, provenanceOf, type Belief, type RefIntent } from './ids.js';
-import { locationOf, type Draft, type LMsg, type StepOut } from './context.js';
-import type { JsVal } from './js-heap.js';
-import type { JsFrame } from './js-state.js';
-import { JsOpWindows } from './js-window.js';
+import type { FindingKind, FindingLocation } from '../findings.js';
+import { JSIDX_OFFSET, JSIDX_RESERVED, describe, provenanceOf, type Belief, type RefIntent } from '../ids.js';
+import { locationOf, type Draft, type LMsg, type StepOut } from '../context.js';
+import type { JsVal } from './heap.js';
+import type { JsFrame } from './state.js';
+import { JsOpWindows } from './window.js';
 
 export abstract class JsRefChecks extends JsOpWindows {
   /**

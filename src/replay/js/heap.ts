@@ -1,11 +1,11 @@
 /**
  * The JS heap the JS model drives: the calls the webview runtime makes on `window.jsHeap`
  * (allocators.md §3; `src/ts/heap.ts`), either on a built-in model of that class or on
- * the user's own implementation loaded from a file (js-heap-file.ts), or on both at once
+ * the user's own implementation loaded from a file (heap-file.ts), or on both at once
  * with every answer compared.
  */
-import type { AllocatorKind } from '../protocol/revisions.js';
-import { JSIDX_OFFSET, JSIDX_RESERVED, type ValueInfo } from './ids.js';
+import type { AllocatorKind } from '../../protocol/revisions.js';
+import { JSIDX_OFFSET, JSIDX_RESERVED, type ValueInfo } from '../ids.js';
 
 /** Hole ranges kept for explaining an empty slot; older ones are forgotten. */
 const MAX_HOLE_RANGES = 4096;

@@ -2,14 +2,14 @@
  * One R-Eval op as JS runs it: start (parse the type, decode the arguments, check the IDs)
  * and complete (a drop frees, a JsValue result takes its slot).
  */
-import type { Op } from '../protocol/messages.js';
-import { forEachCallback, forEachRef, type Value } from '../protocol/values.js';
-import type { TypeDef } from '../protocol/types.js';
-import { JSIDX_RESERVED, type RefIntent } from './ids.js';
-import { helperIdArg, locationOf, type StepOut } from './context.js';
-import { HeapThrow } from './js-heap.js';
-import type { JsFrame } from './js-state.js';
-import { JsRefChecks } from './js-ref-checks.js';
+import type { Op } from '../../protocol/messages.js';
+import { forEachCallback, forEachRef, type Value } from '../../protocol/values.js';
+import type { TypeDef } from '../../protocol/types.js';
+import { JSIDX_RESERVED, type RefIntent } from '../ids.js';
+import { helperIdArg, locationOf, type StepOut } from '../context.js';
+import { HeapThrow } from './heap.js';
+import type { JsFrame } from './state.js';
+import { JsRefChecks } from './ref-checks.js';
 
 export abstract class JsOps extends JsRefChecks {
   /** JS parses op j's type and decodes its arguments. Returns false if a check failed. */

@@ -2,13 +2,13 @@
  * The R-messages JS receives: an R-Eval opens an exchange (its borrow frame, its reservation
  * scope or list, explicit-ids install list) and starts its first op; an R-Resp ends a J-Eval.
  */
-import type { DecodedMessage, REvalBody, RRespBody } from '../protocol/messages.js';
-import { forEachRef } from '../protocol/values.js';
-import { JSIDX_RESERVED, describe, provenanceOf, type Intent, type RefIntent } from './ids.js';
-import { locationOf, type LMsg, type StepOut } from './context.js';
-import { HeapThrow } from './js-heap.js';
-import { NO_TYPES, type JsFrame } from './js-state.js';
-import { JsExchanges } from './js-exchanges.js';
+import type { DecodedMessage, REvalBody, RRespBody } from '../../protocol/messages.js';
+import { forEachRef } from '../../protocol/values.js';
+import { JSIDX_RESERVED, describe, provenanceOf, type Intent, type RefIntent } from '../ids.js';
+import { locationOf, type LMsg, type StepOut } from '../context.js';
+import { HeapThrow } from './heap.js';
+import { NO_TYPES, type JsFrame } from './state.js';
+import { JsExchanges } from './exchanges.js';
 
 export abstract class JsRMessages extends JsExchanges {
   protected onREval(lm: LMsg, d: DecodedMessage, body: REvalBody, intent: Intent | undefined, out: StepOut): void {

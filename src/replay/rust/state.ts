@@ -4,11 +4,11 @@
  * and the drop/dispose guesses its state rests on. The layers above (placeholder plans,
  * readings, message handlers) act on it.
  */
-import type { DecodedMessage, Op } from '../protocol/messages.js';
-import { forEachRef, type Value } from '../protocol/values.js';
-import type { FindingLocation } from './findings.js';
-import { BoundedMap, FREED_MEMORY, JSIDX_OFFSET, JSIDX_RESERVED, describe, idEventOf, provenanceOf, MadeValue, type Belief, type IdEvent, type Origin, type RefIntent, type ValueInfo, type Made } from './ids.js';
-import { locationOf, resettleGuesses, type LMsg, type ModelContext, type StepOut } from './context.js';
+import type { DecodedMessage, Op } from '../../protocol/messages.js';
+import { forEachRef, type Value } from '../../protocol/values.js';
+import type { FindingLocation } from '../findings.js';
+import { BoundedMap, FREED_MEMORY, JSIDX_OFFSET, JSIDX_RESERVED, describe, idEventOf, provenanceOf, MadeValue, type Belief, type IdEvent, type Origin, type RefIntent, type ValueInfo, type Made } from '../ids.js';
+import { locationOf, resettleGuesses, type LMsg, type ModelContext, type StepOut } from '../context.js';
 
 export type Reading = 'L-R1' | 'L-R2';
 

@@ -10,12 +10,12 @@
  * exchanges end), js-r-messages and js-j-messages (the handlers), js-snapshot; this file
  * steps the model, copies it for the replay's readings and ends the trace.
  */
-import type { DecodedMessage } from '../protocol/messages.js';
-import type { Intent } from './ids.js';
-import type { Draft, LMsg, StepOut } from './context.js';
-import type { WindowChoice } from './js-window.js';
-import { JsJMessages } from './js-j-messages.js';
-import { type JsSnapshot, jsSnapshotOf } from './js-snapshot.js';
+import type { DecodedMessage } from '../../protocol/messages.js';
+import type { Intent } from '../ids.js';
+import type { Draft, LMsg, StepOut } from '../context.js';
+import type { WindowChoice } from './window.js';
+import { JsJMessages } from './j-messages.js';
+import { type JsSnapshot, jsSnapshotOf } from './snapshot.js';
 
 export class JsModel extends JsJMessages {
   /** The last snapshot taken: the next shares its unchanged lists. */
@@ -85,7 +85,7 @@ export class JsModel extends JsJMessages {
   }
 }
 
-export type { JsFrame } from './js-state.js';
-export type { ForkPlan, WindowChoice } from './js-window.js';
-export type { JsSnapshot } from './js-snapshot.js';
+export type { JsFrame } from './state.js';
+export type { ForkPlan, WindowChoice } from './window.js';
+export type { JsSnapshot } from './snapshot.js';
 export type { Draft };

@@ -2,7 +2,7 @@
  * What is still alive at the end of a session: heap IDs grouped by the function that created
  * them, on each side, and whether the two sides disagree about it.
  */
-import type { World } from './replay.js';
+import type { World } from '../replay.js';
 import type { LeakGroup } from './summary.js';
 
 /** Groups shown per side, and IDs shown per group. */

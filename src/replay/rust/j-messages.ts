@@ -3,14 +3,14 @@
  * flush takes when it is the one waiting (post-answer allocations, decoded refs, recycling),
  * and the exchanges that end without their Respond.
  */
-import { formatCallbackKey } from '../protocol/format.js';
-import type { DecodedMessage, JEvalBody, JRespBody } from '../protocol/messages.js';
-import { forEachRef } from '../protocol/values.js';
-import type { FindingLocation } from './findings.js';
-import type { Intent, Made, Origin } from './ids.js';
-import { locationOf, type LMsg, type StepOut } from './context.js';
-import type { RustFrame } from './rust-state.js';
-import { RustReadings } from './rust-readings.js';
+import { formatCallbackKey } from '../../protocol/format.js';
+import type { DecodedMessage, JEvalBody, JRespBody } from '../../protocol/messages.js';
+import { forEachRef } from '../../protocol/values.js';
+import type { FindingLocation } from '../findings.js';
+import type { Intent, Made, Origin } from '../ids.js';
+import { locationOf, type LMsg, type StepOut } from '../context.js';
+import type { RustFrame } from './state.js';
+import { RustReadings } from './readings.js';
 
 export abstract class RustJMessages extends RustReadings {
   protected onJEval(lm: LMsg, d: DecodedMessage, body: JEvalBody, out: StepOut): void {

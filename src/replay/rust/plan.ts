@@ -2,9 +2,9 @@
  * Which ops of an R-Eval Rust gives a placeholder when it encodes the message, which get their
  * ID only from the J-Resp, and the IDs the placeholders get (allocators.md §4-§6).
  */
-import type { REvalBody } from '../protocol/messages.js';
-import { forEachRef } from '../protocol/values.js';
-import { RustModelState } from './rust-state.js';
+import type { REvalBody } from '../../protocol/messages.js';
+import { forEachRef } from '../../protocol/values.js';
+import { RustModelState } from './state.js';
 
 export abstract class RustPlacements extends RustModelState {
   /** Which ops get a placeholder at encode time, and which get their ID only from the J-Resp. */

@@ -5,7 +5,7 @@
  * known side). Without a seq, or once no side can still be missing it, it is reported at its
  * own place, and what follows from it is marked as its consequence.
  */
-import type { BadRecord, Side } from '../trace/record.js';
+import type { BadRecord, Side } from '../../trace/record.js';
 
 /** Damaged records of unknown side held at once for a side to claim. */
 const MAX_HELD = 64;

@@ -3,12 +3,12 @@
  * its placeholder before sending or after its J-Resp; the readings part only once something
  * nested allocates while it is open.
  */
-import type { DecodedMessage } from '../protocol/messages.js';
-import { forEachRef, type Value } from '../protocol/values.js';
-import type { Origin } from './ids.js';
-import { locationOf } from './context.js';
-import type { Reading } from './rust-state.js';
-import { RustPlacements } from './rust-plan.js';
+import type { DecodedMessage } from '../../protocol/messages.js';
+import { forEachRef, type Value } from '../../protocol/values.js';
+import type { Origin } from '../ids.js';
+import { locationOf } from '../context.js';
+import type { Reading } from './state.js';
+import { RustPlacements } from './plan.js';
 
 const NONE: readonly number[] = [];
 

@@ -10,11 +10,11 @@
  *  - a default export that is a class or such a function,
  *  - or, for a built bundle, a `window.jsHeap` instance (its constructor is reused).
  * The heap object must have the methods the trace's revision uses (`RealHeap` in
- * js-heap.ts; docs/findings.md "Driving your own heap").
+ * heap.ts; docs/findings.md "Driving your own heap").
  */
 import { readFile } from 'node:fs/promises';
 import * as vm from 'node:vm';
-import type { RealHeap } from './js-heap.js';
+import type { RealHeap } from './heap.js';
 
 export class JsHeapLoadError extends Error {
   override readonly name = 'JsHeapLoadError';

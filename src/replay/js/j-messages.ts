@@ -2,15 +2,15 @@
  * The J-messages JS sends: a J-Eval (a callback or export call, nested in the open R-Evals'
  * op windows) and a J-Resp, which runs the rest of its R-Eval with the results it carries.
  */
-import { formatCallbackKey } from '../protocol/format.js';
-import type { DecodedMessage, JEvalBody, JRespBody } from '../protocol/messages.js';
-import { forEachRef, type Value } from '../protocol/values.js';
-import type { Origin } from './ids.js';
-import { locationOf, type LMsg, type StepOut } from './context.js';
-import { HeapThrow } from './js-heap.js';
-import { NO_TYPES, type JsFrame } from './js-state.js';
-import type { WindowChoice } from './js-window.js';
-import { JsRMessages } from './js-r-messages.js';
+import { formatCallbackKey } from '../../protocol/format.js';
+import type { DecodedMessage, JEvalBody, JRespBody } from '../../protocol/messages.js';
+import { forEachRef, type Value } from '../../protocol/values.js';
+import type { Origin } from '../ids.js';
+import { locationOf, type LMsg, type StepOut } from '../context.js';
+import { HeapThrow } from './heap.js';
+import { NO_TYPES, type JsFrame } from './state.js';
+import type { WindowChoice } from './window.js';
+import { JsRMessages } from './r-messages.js';
 
 export abstract class JsJMessages extends JsRMessages {
   protected onJEval(lm: LMsg, d: DecodedMessage, body: JEvalBody, out: StepOut, choice: WindowChoice | undefined): void {

@@ -2,10 +2,10 @@
  * What a session tells the analysis about itself: its summary at the end, and a step of the
  * replay as it goes (for timelines and progress).
  */
-import type { RevisionSource } from '../protocol/stream.js';
-import type { DecodedMessage } from '../protocol/messages.js';
-import type { Revision } from '../protocol/revisions.js';
-import type { MessageRecord, Side } from '../trace/record.js';
+import type { RevisionSource } from '../../protocol/stream.js';
+import type { DecodedMessage } from '../../protocol/messages.js';
+import type { Revision } from '../../protocol/revisions.js';
+import type { MessageRecord, Side } from '../../trace/record.js';
 
 /** Where the helper fn ids came from; `none`: no helper was needed or found. */
 export type SessionHelperSource = 'meta' | 'symbols' | 'heuristic' | 'none';

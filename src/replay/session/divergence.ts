@@ -5,16 +5,16 @@
  * messages and states are kept until the capture is settled, or no longer needed because an
  * earlier session holds the first divergence.
  */
-import { formatCallbackKey } from '../protocol/format.js';
-import type { DecodedMessage } from '../protocol/messages.js';
-import { formatSignature } from '../protocol/types.js';
-import type { Side } from '../trace/record.js';
-import { locationOf, type LMsg, type ModelContext } from './context.js';
-import type { Finding, FindingLocation } from './findings.js';
-import type { JsSnapshot } from './js-model.js';
+import { formatCallbackKey } from '../../protocol/format.js';
+import type { DecodedMessage } from '../../protocol/messages.js';
+import { formatSignature } from '../../protocol/types.js';
+import type { Side } from '../../trace/record.js';
+import { locationOf, type LMsg, type ModelContext } from '../context.js';
+import type { Finding, FindingLocation } from '../findings.js';
+import type { JsSnapshot } from '../js/model.js';
 import { RecentRing } from './recent.js';
-import type { World } from './replay.js';
-import type { RustSnapshot } from './rust-model.js';
+import type { World } from '../replay.js';
+import type { RustSnapshot } from '../rust/model.js';
 
 export interface MessageSummary {
   readonly message: number;

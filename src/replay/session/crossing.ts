@@ -5,11 +5,11 @@
  * Rust had it the other way round: the routing hazard) or when both messages allocate heap
  * IDs (each side then hands them out in its own order); other crossings are only counted.
  */
-import type { DecodedMessage } from '../protocol/messages.js';
-import { BoundedMap } from '../protocol/bounded-map.js';
-import { forEachRef, type Value } from '../protocol/values.js';
-import type { LMsg, ModelContext } from './context.js';
-import type { Finding } from './findings.js';
+import type { DecodedMessage } from '../../protocol/messages.js';
+import { BoundedMap } from '../../protocol/bounded-map.js';
+import { forEachRef, type Value } from '../../protocol/values.js';
+import type { LMsg, ModelContext } from '../context.js';
+import type { Finding } from '../findings.js';
 import { RecentRing } from './recent.js';
 
 /** Messages JS replayed lately, looked back on for one Rust had later. */

@@ -3,11 +3,11 @@
  * narrowed by evidence, and the ops before a window committed. Under legacy* the positions
  * that give JS different IDs are the choices the replay forks on.
  */
-import type { DecodedMessage, JsCall, Op } from '../protocol/messages.js';
-import { forEachCallback, type Value } from '../protocol/values.js';
-import { valueKey, type Belief } from './ids.js';
-import { isCastLike, type StepOut } from './context.js';
-import { JsModelState, type JsFrame } from './js-state.js';
+import type { DecodedMessage, JsCall, Op } from '../../protocol/messages.js';
+import { forEachCallback, type Value } from '../../protocol/values.js';
+import { valueKey, type Belief } from '../ids.js';
+import { isCastLike, type StepOut } from '../context.js';
+import { JsModelState, type JsFrame } from './state.js';
 
 export interface WindowChoice {
   readonly kmin: number;

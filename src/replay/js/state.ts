@@ -3,11 +3,11 @@
  * it stored each value and what it freed, and the drop/dispose guesses its state rests on.
  * The layers above (op windows, reference checks, ops, exchanges, message handlers) act on it.
  */
-import type { Op } from '../protocol/messages.js';
-import type { FindingLocation } from './findings.js';
-import { BoundedMap, FREED_MEMORY, idEventOf, MadeValue, type IdEvent, type Intent, type Origin, type ValueInfo, type Made } from './ids.js';
-import { resettleGuesses, type LMsg, type ModelContext } from './context.js';
-import type { JsHeap, JsVal } from './js-heap.js';
+import type { Op } from '../../protocol/messages.js';
+import type { FindingLocation } from '../findings.js';
+import { BoundedMap, FREED_MEMORY, idEventOf, MadeValue, type IdEvent, type Intent, type Origin, type ValueInfo, type Made } from '../ids.js';
+import { resettleGuesses, type LMsg, type ModelContext } from '../context.js';
+import type { JsHeap, JsVal } from './heap.js';
 
 export interface JsFrame {
   readonly serial: number;

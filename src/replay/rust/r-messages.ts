@@ -2,12 +2,12 @@
  * The R-messages Rust sends: an R-Eval (placeholders, helper drops, what Rust means by every
  * ID it writes) and an R-Resp, with explicit-ids install lists.
  */
-import type { DecodedMessage, Op, REvalBody, RRespBody } from '../protocol/messages.js';
-import { forEachRef } from '../protocol/values.js';
-import { JSIDX_RESERVED, type Belief, type Intent, type RefIntent, type ValueInfo, type OpIntent, type MadeValue } from './ids.js';
-import { helperIdArg, locationOf, type LMsg, type StepOut } from './context.js';
-import type { RustFrame } from './rust-state.js';
-import { RustJMessages } from './rust-j-messages.js';
+import type { DecodedMessage, Op, REvalBody, RRespBody } from '../../protocol/messages.js';
+import { forEachRef } from '../../protocol/values.js';
+import { JSIDX_RESERVED, type Belief, type Intent, type RefIntent, type ValueInfo, type OpIntent, type MadeValue } from '../ids.js';
+import { helperIdArg, locationOf, type LMsg, type StepOut } from '../context.js';
+import type { RustFrame } from './state.js';
+import { RustJMessages } from './j-messages.js';
 
 export abstract class RustRMessages extends RustJMessages {
   protected onREval(lm: LMsg, d: DecodedMessage, body: REvalBody, out: StepOut): void {

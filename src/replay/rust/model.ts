@@ -8,10 +8,10 @@
  * rust-j-messages and rust-r-messages (the handlers); this file steps the model, copies it
  * for the replay's readings and shows its state.
  */
-import type { DecodedMessage } from '../protocol/messages.js';
-import type { LMsg, StepOut } from './context.js';
-import type { RustFrame } from './rust-state.js';
-import { RustRMessages } from './rust-r-messages.js';
+import type { DecodedMessage } from '../../protocol/messages.js';
+import type { LMsg, StepOut } from '../context.js';
+import type { RustFrame } from './state.js';
+import { RustRMessages } from './r-messages.js';
 
 export interface RustSnapshot {
   maxId: number;
@@ -146,4 +146,4 @@ function sameExchanges(prev: RustSnapshot['openExchanges'], frames: readonly Rus
   return true;
 }
 
-export type { Reading } from './rust-state.js';
+export type { Reading } from './state.js';

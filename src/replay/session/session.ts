@@ -3,24 +3,24 @@
  * findings that belong to the conversation rather than to an allocator (decode problems,
  * exchanges that never ended, records lost or differing between the two sides).
  */
-import { formatCallbackKey } from '../protocol/format.js';
-import { ConversationDecoder } from '../protocol/decoder.js';
-import { HelperTable, type SymbolTable } from '../protocol/helpers.js';
-import type { RevisionSource } from '../protocol/stream.js';
-import { isRevision, featuresOf, type Revision } from '../protocol/revisions.js';
-import type { DecodedMessage, DecodeIssue, Exchange, Op } from '../protocol/messages.js';
-import { forEachCallback } from '../protocol/values.js';
-import type { BadRecord, Direction, MessageRecord, MetaRecord, Side } from '../trace/record.js';
+import { formatCallbackKey } from '../../protocol/format.js';
+import { ConversationDecoder } from '../../protocol/decoder.js';
+import { HelperTable, type SymbolTable } from '../../protocol/helpers.js';
+import type { RevisionSource } from '../../protocol/stream.js';
+import { isRevision, featuresOf, type Revision } from '../../protocol/revisions.js';
+import type { DecodedMessage, DecodeIssue, Exchange, Op } from '../../protocol/messages.js';
+import { forEachCallback } from '../../protocol/values.js';
+import type { BadRecord, Direction, MessageRecord, MetaRecord, Side } from '../../trace/record.js';
 import { recordFor, SideAlignment, type AlignmentSink, type Entry } from './alignment.js';
-import { Collector } from './collector.js';
+import { Collector } from '../collector.js';
 import { allocates, CrossingWatch } from './crossing.js';
 import { DivergenceWatch, type CaptureSink } from './divergence.js';
-import { locationOf, recordOf, type Draft, type LMsg, type ModelContext } from './context.js';
-import { BoundedMap, provenanceOf, type IdEvent, type ValueInfo } from './ids.js';
-import type { Finding, FindingKind, FindingLocation } from './findings.js';
-import { JsHeap, ModelHeap, type RealHeap } from './js-heap.js';
+import { locationOf, recordOf, type Draft, type LMsg, type ModelContext } from '../context.js';
+import { BoundedMap, provenanceOf, type IdEvent, type ValueInfo } from '../ids.js';
+import type { Finding, FindingKind, FindingLocation } from '../findings.js';
+import { JsHeap, ModelHeap, type RealHeap } from '../js/heap.js';
 import { leakGroups, leakSummary } from './leaks.js';
-import { Replay } from './replay.js';
+import { Replay } from '../replay.js';
 import { UnsidedRecords } from './unsided.js';
 import type { ReplayStep, SessionHelperSource, SessionSummary } from './summary.js';
 
