@@ -1,13 +1,11 @@
-import type { Writable } from 'node:stream';
 import type { Direction, Side } from '../trace/record.js';
 import { RecordStreamDecoder, type DecodeEvent } from '../protocol/stream.js';
 import type { Revision } from '../protocol/revisions.js';
 import { badRecordJson, renderEventText, TextBytes, writeMessageJson } from '../report/dump.js';
-import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, OutputClosed, UsageError, colorFor, type CliIO } from './io.js';
+import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, UsageError, colorFor, writeOut, type CliIO } from './io.js';
 import { loadSymbols, type SeqRange } from './options.js';
 import { readInputs, type InputProblem } from './inputs.js';
-import type { TraceRecord } from '../trace/record.js';
-import { numberRecords, type MessageNumbers } from './message-numbers.js';
+import { numberRecords, taggedBatches, type MessageNumbers } from './message-numbers.js';
 
 export interface DumpOptions {
   json?: boolean;
@@ -137,7 +135,7 @@ export async function runDump(inputs: string[], options: DumpOptions, io: CliIO)
         decoder.push(batch[r]!, events);
         if (events.length > 0) handle();
         if (out.length >= writeAt) {
-          await writeBytes(io.stdout, out.take());
+          await writeOut(io.stdout, out.take());
           writeAt = WRITE_CHUNK_BYTES;
         }
       }
@@ -145,7 +143,7 @@ export async function runDump(inputs: string[], options: DumpOptions, io: CliIO)
     decoder.end(events);
     handle();
   }
-  if (out.length > 0) await writeBytes(io.stdout, out.take());
+  if (out.length > 0) await writeOut(io.stdout, out.take());
   const err = colorFor(io, 'stderr', opts.color);
   for (const p of problems) io.stderr.write(`${err.red('error:')} ${p.message}\n`);
   if (!opts.json) {
@@ -168,35 +166,4 @@ function setFor(sets: Map<string, Set<string>>, input: string): Set<string> {
   let set = sets.get(input);
   if (!set) sets.set(input, (set = new Set()));
   return set;
-}
-
-/** Tags each record with its input and its position in it, so that the message numbers of a replay find it. */
-async function* taggedBatches(
-  batches: AsyncIterable<readonly TraceRecord[]>,
-  input: number,
-  tags: WeakMap<object, [number, number]>,
-): AsyncGenerator<readonly TraceRecord[]> {
-  let ordinal = 0;
-  for await (const batch of batches) {
-    for (const r of batch) tags.set(r, [input, ordinal++]);
-    yield batch;
-  }
-}
-
-/** writeOut for bytes: waits when the destination asks for it, so a piped dump is never cut. */
-async function writeBytes(stream: Writable, bytes: Uint8Array): Promise<void> {
-  if (stream.destroyed || stream.writableEnded) throw new OutputClosed('output closed');
-  if (stream.write(bytes)) return;
-  await new Promise<void>((resolve, reject) => {
-    const onDrain = (): void => {
-      stream.off('error', onError);
-      resolve();
-    };
-    const onError = (e: Error): void => {
-      stream.off('drain', onDrain);
-      reject(e);
-    };
-    stream.once('drain', onDrain);
-    stream.once('error', onError);
-  });
 }

@@ -63,8 +63,8 @@ export function isBrokenPipe(e: unknown): boolean {
   return e instanceof OutputClosed || (e as NodeJS.ErrnoException | undefined)?.code === 'EPIPE' || (e as NodeJS.ErrnoException | undefined)?.code === 'ERR_STREAM_DESTROYED';
 }
 
-/** Writes text, waiting when the destination asks for it (a piped report is never cut). */
-export async function writeOut(stream: Writable, text: string): Promise<void> {
+/** Writes text or bytes, waiting when the destination asks for it (a piped report is never cut). */
+export async function writeOut(stream: Writable, text: string | Uint8Array): Promise<void> {
   if (stream.destroyed || stream.writableEnded) throw new OutputClosed('output closed');
   if (!stream.write(text)) {
     await new Promise<void>((resolve, reject) => {

@@ -1,6 +1,6 @@
 import { analyze, type AnalyzeOptions } from '../replay/index.js';
 import type { TraceRecord } from '../trace/record.js';
-import { openTrace } from '../trace/source.js';
+import { openTraceBatches } from '../trace/source.js';
 import type { CliIO } from './io.js';
 
 /**
@@ -29,24 +29,24 @@ export class MessageNumbers {
   }
 }
 
-/** Wraps a record stream so that each record object can be traced back to its position. */
-export function tagged(records: AsyncIterable<TraceRecord>, input: number, tags: WeakMap<object, [number, number]>): AsyncIterable<TraceRecord> {
-  return {
-    async *[Symbol.asyncIterator]() {
-      let ordinal = 0;
-      for await (const r of records) {
-        tags.set(r, [input, ordinal++]);
-        yield r;
-      }
-    },
-  };
+/** Tags each record with its input and its position in it, so that the message numbers of a replay find it. */
+export async function* taggedBatches(
+  batches: AsyncIterable<readonly TraceRecord[]>,
+  input: number,
+  tags: WeakMap<object, [number, number]>,
+): AsyncGenerator<readonly TraceRecord[]> {
+  let ordinal = 0;
+  for await (const batch of batches) {
+    for (const r of batch) tags.set(r, [input, ordinal++]);
+    yield batch;
+  }
 }
 
 /** Replays the inputs as one session set (as `analyze INPUT…` does) and numbers their records. */
 export async function numberRecords(inputs: readonly string[], io: CliIO, options: Omit<AnalyzeOptions, 'onStep'> = {}): Promise<MessageNumbers> {
   const numbers = new MessageNumbers();
   const tags = new WeakMap<object, [number, number]>();
-  const sources = inputs.map((input, i) => ({ records: tagged(openTrace(input, { stdin: io.stdin }), i, tags) }));
+  const sources = inputs.map((input, i) => ({ records: { batches: taggedBatches(openTraceBatches(input, { stdin: io.stdin }), i, tags) } }));
   await analyze(sources.length === 1 ? sources[0]!.records : { inputs: sources }, {
     ...options,
     onStep: (s) => {
