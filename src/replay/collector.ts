@@ -48,7 +48,8 @@ const DAMAGE_KINDS: ReadonlySet<FindingKind> = new Set<FindingKind>(['bad-record
 
 interface Item {
   readonly id: number;
-  finding: Finding;
+  /** The finding; once its session is finished, kept as its JSON text instead (a third of the memory). */
+  finding: Finding | string;
   readonly session: number;
   /** Detection position in its session (event counter). */
   readonly at: number;
@@ -65,6 +66,8 @@ interface SessionState {
   readonly roots: Map<FindingKind, number>;
   readonly suppressed: Map<FindingKind, number>;
   readonly byKind: Map<FindingKind, number>;
+  /** The kept findings of the session, to pack when it is finished. */
+  readonly items: Item[];
 }
 
 export interface AddOptions {
@@ -97,7 +100,7 @@ export class Collector {
   private state(session: number): SessionState {
     let s = this.sessions.get(session);
     if (!s) {
-      s = { keys: new BoundedMap(100_000), roots: new Map(), suppressed: new Map(), byKind: new Map() };
+      s = { keys: new BoundedMap(100_000), roots: new Map(), suppressed: new Map(), byKind: new Map(), items: [] };
       this.sessions.set(session, s);
     }
     return s;
@@ -141,6 +144,7 @@ export class Collector {
     const id = this.serial++;
     const item: Item = { id, finding: f, session, at, root: !root, ...(root && { causedBy: root.id }), consequences: 0, suppressed: 0 };
     this.items.set(id, item);
+    s.items.push(item);
     if (!root) {
       if (!o.passive && !NON_CASCADING.has(f.kind) && f.severity !== 'info') s.active = id;
       if (!o.passive && DAMAGE_KINDS.has(f.kind)) s.damage = id;
@@ -153,11 +157,17 @@ export class Collector {
   amend(session: number, key: string, change: (f: Finding) => Finding): void {
     const id = this.sessions.get(session)?.keys.get(key);
     const item = id === undefined ? undefined : this.items.get(id);
-    if (item) item.finding = change(item.finding);
+    if (item && typeof item.finding !== 'string') item.finding = change(item.finding);
   }
 
-  /** Drops a finished session's bookkeeping (its findings stay). */
+  /**
+   * Drops a finished session's bookkeeping. Its findings stay, packed as JSON text: nothing
+   * changes them any more, and a log of thousands of sessions keeps thousands of findings.
+   * (Findings are plain data: the JSON report is made of them as they are.)
+   */
   forget(session: number): void {
+    const s = this.sessions.get(session);
+    if (s) for (const item of s.items) if (typeof item.finding !== 'string') item.finding = JSON.stringify(item.finding);
     this.sessions.delete(session);
   }
 
@@ -180,7 +190,7 @@ export class Collector {
     const idMap = new Map<number, number>();
     ordered.forEach((i, n) => idMap.set(i.id, n));
     const findings = ordered.map((i) => {
-      const f: Finding = { ...i.finding };
+      const f: Finding = typeof i.finding === 'string' ? (JSON.parse(i.finding) as Finding) : { ...i.finding };
       if (i.root && i.consequences > 0) {
         f.consequences = i.consequences;
         if (i.suppressed > 0) f.detail = { ...f.detail, suppressedConsequences: i.suppressed };

@@ -129,13 +129,15 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
   // Only the capture of the earliest session can be the first divergence of the result.
   const captures: DivergenceCapture[] = [];
   const maxActive = Math.max(1, options.maxActiveSessions ?? 256);
-  /** Summaries of sessions finished early. */
-  const retired: SessionSummary[] = [];
+  /** Summaries of sessions finished early, as JSON text until the end (a log may hold thousands). */
+  const retired: string[] = [];
+  const idleNote = `ended when idle: ${maxActive} newer sessions had started since its last record (sessions are ended when idle, to bound memory)`;
+  const reopenedNote = `this ctx was seen before, and ended when idle after ${maxActive} newer sessions had started; it starts over here without its earlier state`;
   const router: SessionRouter<Session> = new SessionRouter<Session>(
     {
       start: (ctx, order, reopened) => {
         const s = new Session(ctx, order, env);
-        if (reopened) s.note(`this ctx was seen before, and ended when idle after ${maxActive} newer sessions had started; it starts over here without its earlier state`);
+        if (reopened) s.note(reopenedNote);
         return s;
       },
       record: (s, rec) => s.push(rec),
@@ -143,9 +145,9 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
       closeIdle: (s) => {
         // Not a problem in itself (sessions that run one after another all end this way); it
         // matters only if the ctx shows up again, which the next session then says.
-        s.note(`ended when idle: ${maxActive} newer sessions had started since its last record (sessions are ended when idle, to bound memory)`);
+        s.note(idleNote);
         s.finish();
-        retired.push(s.summary());
+        retired.push(JSON.stringify(s.summary()));
         collector.forget(s.order);
       },
     },
@@ -190,7 +192,7 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
   const list = router.openSessions().sort((a, b) => a.order - b.order);
   for (const s of list) s.finish();
   const { findings, idMap } = collector.finalize((n) => n);
-  const summaries = [...retired, ...list.map((s) => s.summary())];
+  const summaries = [...retired.map((t) => JSON.parse(t) as SessionSummary), ...list.map((s) => s.summary())];
   let first: FirstDivergence | undefined;
   for (const c of captures) {
     const idx = idMap.get(c.findingId);
