@@ -82,6 +82,8 @@ export class HelperTable {
   private version = 0;
   /** The roles `known` declares (from meta or symbols), kept with it: asked for every op. */
   private declared = new Set<HelperRole>();
+  /** Both heap helpers are declared: the signature heuristic has nothing left to decide for a plain op. */
+  private heapHelpersDeclared = false;
 
   constructor(symbols?: SymbolTable) {
     if (symbols) {
@@ -98,6 +100,7 @@ export class HelperTable {
   private noteDeclared(): void {
     this.declared = new Set();
     for (const entry of this.known.values()) if (entry.source !== 'heuristic') this.declared.add(entry.role);
+    this.heapHelpersDeclared = this.declared.has('drop_heap_ref') && this.declared.has('clone_heap_ref');
   }
 
   /** Applies `fn.*` keys of a meta record. Returns the keys it did not understand. */
@@ -278,7 +281,7 @@ export class HelperTable {
   roleOf(op: Op): { role: HelperRole; source: HelperSource; guess?: string } | undefined {
     const declared = this.known.get(op.fnId);
     if (declared && declared.source !== 'heuristic') return declared;
-    if (this.hasDeclaredRoleFor('drop_heap_ref') && this.hasDeclaredRoleFor('clone_heap_ref')) return declared;
+    if (this.heapHelpersDeclared) return declared;
     const sig = signatureHex(op.signature);
     const seen = this.signaturesSeen.get(op.fnId);
     const manySignatures = (seen?.size ?? 0) > 1;
