@@ -43,7 +43,7 @@ export interface DecodeStreamOptions {
  */
 export const MAX_OPEN_SESSIONS = 256;
 
-/** Meta records remembered per scope, to apply to conversations that start later. */
+/** Meta records of a ctx remembered per session, to apply to its conversations that start later. */
 const MAX_META_KEPT = 64;
 
 /** Records held back while a revision is guessed are bounded by this… */

@@ -116,7 +116,7 @@ export class Replay {
           this.compareAllocs(w, lm, out);
         }
       }
-      this.compareCreated(w, out);
+      this.compareCreated(w);
       if (out.drafts.length > 0) this.coverLatent(w, out);
       if (out.quiescent) {
         w.rustQuiet.set(lm.no, quietOf(lm, out.quiescent));
@@ -142,7 +142,7 @@ export class Replay {
         w.jsAllocs.set(lm.no, out.jsAllocs);
         this.compareAllocs(w, lm, out);
       }
-      this.compareCreated(w, out);
+      this.compareCreated(w);
       if (out.drafts.length > 0) this.coverLatent(w, out);
       if (out.quiescent) {
         w.jsQuiet.set(lm.no, quietOf(lm, out.quiescent));
@@ -164,7 +164,7 @@ export class Replay {
     const results = this.worlds.map((w) => {
       const out = new StepOut();
       w.js.finish(out);
-      this.compareCreated(w, out);
+      this.compareCreated(w);
       this.coverLatent(w, out);
       const latent = [...w.latent.values()];
       for (const d of latent) out.add(d);
@@ -183,7 +183,7 @@ export class Replay {
    * Free-list revisions compare J-message values in `compareAllocs`; in explicit-ids Rust
    * names every ID, which the install and reservation checks cover.
    */
-  private compareCreated(w: World, out: StepOut): void {
+  private compareCreated(w: World): void {
     const rustNew = w.rust.bornNow;
     const jsNew = w.js.storedNow;
     if (rustNew.length === 0 && jsNew.length === 0) return;
