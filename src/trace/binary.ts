@@ -170,41 +170,40 @@ export function encodeFrame(record: MessageRecord | MetaRecord): Uint8Array {
 export function decodePayload(payload: Buffer, loc: RecordLocation, cache?: CtxCache): TraceRecord {
   const kind = payload[0];
   const flags = payload[1];
-  const bad = (message: string): TraceRecord => badRecord(message, loc, salvagePayload(payload));
-  if (kind !== KIND_MESSAGE && kind !== KIND_META) return bad(`unknown record kind ${kind}`);
-  if ((flags & ~FLAGS_KNOWN) !== 0) return bad(`reserved flag bits set (flags 0x${flags.toString(16).padStart(2, '0')})`);
+  if (kind !== KIND_MESSAGE && kind !== KIND_META) return badPayload(payload, loc, `unknown record kind ${kind}`);
+  if ((flags & ~FLAGS_KNOWN) !== 0) return badPayload(payload, loc, `reserved flag bits set (flags 0x${flags.toString(16).padStart(2, '0')})`);
   const ctxLength = payload.readUInt16LE(20);
   const bodyStart = PAYLOAD_FIXED_BYTES + ctxLength;
 
   if (kind === KIND_META) {
     for (let i = 1; i < PAYLOAD_FIXED_BYTES; i++) {
-      if (payload[i] !== 0) return bad(`meta frame has a non-zero byte at payload offset ${i} (meta keeps everything in its fields)`);
+      if (payload[i] !== 0) return badPayload(payload, loc, `meta frame has a non-zero byte at payload offset ${i} (meta keeps everything in its fields)`);
     }
     return decodeMetaFields(payload, PAYLOAD_FIXED_BYTES, loc);
   }
 
   const dir = DIRECTIONS[payload[2]];
-  if (dir === undefined) return bad(`bad dir code ${payload[2]}`);
+  if (dir === undefined) return badPayload(payload, loc, `bad dir code ${payload[2]}`);
   const sideCode = payload[3];
-  if (sideCode >= SIDES.length) return bad(`bad side code ${sideCode}`);
+  if (sideCode >= SIDES.length) return badPayload(payload, loc, `bad side code ${sideCode}`);
   const seq = readU64(payload, 4);
   const t = readU64(payload, 12);
-  if (seq === undefined) return bad('seq larger than 2^53 - 1');
-  if (t === undefined) return bad('t larger than 2^53 - 1');
-  if (!(flags & FLAG_SEQ) && seq !== 0) return bad('seq bytes set without the seq flag');
-  if (!(flags & FLAG_T) && t !== 0) return bad('t bytes set without the t flag');
-  if (!(flags & FLAG_CTX) && ctxLength !== 0) return bad('ctx length set without the ctx flag');
-  if (flags & FLAG_CTX && ctxLength === 0) return bad('empty ctx value');
-  if (ctxLength > MAX_CTX_BYTES) return bad(`ctx length ${ctxLength} exceeds the maximum ${MAX_CTX_BYTES}`);
-  if (bodyStart > payload.length) return bad(`ctx length ${ctxLength} runs past the end of the frame`);
+  if (seq === undefined) return badPayload(payload, loc, 'seq larger than 2^53 - 1');
+  if (t === undefined) return badPayload(payload, loc, 't larger than 2^53 - 1');
+  if (!(flags & FLAG_SEQ) && seq !== 0) return badPayload(payload, loc, 'seq bytes set without the seq flag');
+  if (!(flags & FLAG_T) && t !== 0) return badPayload(payload, loc, 't bytes set without the t flag');
+  if (!(flags & FLAG_CTX) && ctxLength !== 0) return badPayload(payload, loc, 'ctx length set without the ctx flag');
+  if (flags & FLAG_CTX && ctxLength === 0) return badPayload(payload, loc, 'empty ctx value');
+  if (ctxLength > MAX_CTX_BYTES) return badPayload(payload, loc, `ctx length ${ctxLength} exceeds the maximum ${MAX_CTX_BYTES}`);
+  if (bodyStart > payload.length) return badPayload(payload, loc, `ctx length ${ctxLength} runs past the end of the frame`);
   let ctx: string | undefined;
   if (flags & FLAG_CTX) {
     ctx = cachedCtx(payload, PAYLOAD_FIXED_BYTES, bodyStart, cache);
     if (ctx === undefined) {
       const text = decodeUtf8(payload, PAYLOAD_FIXED_BYTES, bodyStart);
-      if (text === undefined) return bad('ctx is not valid UTF-8');
+      if (text === undefined) return badPayload(payload, loc, 'ctx is not valid UTF-8');
       const why = ctxProblem(text);
-      if (why !== undefined) return bad(why);
+      if (why !== undefined) return badPayload(payload, loc, why);
       ctx = text;
       if (cache) {
         cache.ctxBytes = Buffer.from(payload.subarray(PAYLOAD_FIXED_BYTES, bodyStart));
@@ -213,7 +212,7 @@ export function decodePayload(payload: Buffer, loc: RecordLocation, cache?: CtxC
     }
   }
   const dataLength = payload.length - bodyStart;
-  if (dataLength > MAX_MESSAGE_BYTES) return bad(`message of ${dataLength} bytes exceeds the maximum ${MAX_MESSAGE_BYTES}`);
+  if (dataLength > MAX_MESSAGE_BYTES) return badPayload(payload, loc, `message of ${dataLength} bytes exceeds the maximum ${MAX_MESSAGE_BYTES}`);
   // A copy (the read window is reused), drawn from shared slabs: far cheaper than one ArrayBuffer each.
   const record: MessageRecord = { kind: 'message', dir, data: copyBytes(payload, bodyStart, payload.length), loc };
   const side = SIDES[sideCode];
@@ -222,6 +221,11 @@ export function decodePayload(payload: Buffer, loc: RecordLocation, cache?: CtxC
   if (flags & FLAG_T) record.t = t;
   if (ctx !== undefined) record.ctx = ctx;
   return record;
+}
+
+/** A frame whose payload does not make a record: what could still be read of it, to place it. */
+function badPayload(payload: Buffer, loc: RecordLocation, message: string): TraceRecord {
+  return badRecord(message, loc, salvagePayload(payload));
 }
 
 /** The cached label if `bytes[start, end)` are its bytes, else undefined. */
