@@ -25,8 +25,8 @@ export class BoundedMap<K, V> {
     }
   }
   delete(k: K): void {
-    this.young.delete(k);
-    this.old.delete(k);
+    // A key is in one generation at most (set takes it out of the old one).
+    if (!this.young.delete(k)) this.old.delete(k);
   }
   get size(): number {
     return this.young.size + this.old.size;

@@ -261,12 +261,13 @@ export class Session {
 
   /** Before `side`'s record with seq `seq`: the held records whose seq falls in that side's gap are its own. */
   private claimUnsided(side: Side, seq: number | undefined): void {
-    if (seq === undefined) return;
+    if (seq === undefined || this.unsided.empty) return;
     for (const b of this.unsided.claim(seq, this.lastSeq.get(side) ?? 0)) this.pushAligned(side, { ...b, side });
   }
 
   /** Held records that neither side can be missing any more (or all of them, at the end). */
   private releaseUnsided(all: boolean): void {
+    if (this.unsided.empty) return;
     for (const { rec, side } of this.unsided.release(all, this.lastSeq.get('rust') ?? 0, this.lastSeq.get('js') ?? 0)) {
       if (side) this.pushAligned(side, { ...rec, side });
       else this.unsidedBad(rec);
@@ -316,7 +317,7 @@ export class Session {
       return;
     }
     const d = decoder.decode(rec);
-    const lm: LMsg = { no: ++this.messages, dir: rec.dir, rust: d, js: d };
+    const lm: LMsg = { no: ++this.messages, dir: rec.dir, rust: d, js: d, observed: undefined };
     this.observe(lm, d, decoder);
     this.noteSerial('rust', lm, d);
     this.noteSerial('js', lm, d);
@@ -364,7 +365,8 @@ export class Session {
   private lmFor(e: Entry): LMsg {
     if (e.lm) return e.lm;
     const dir: Direction = e.dir ?? e.partner?.dir ?? 'r2j';
-    const lm: LMsg = e.partner?.lm ?? { no: ++this.messages, dir };
+    // Every field present from the start: one object shape for all messages.
+    const lm: LMsg = e.partner?.lm ?? { no: ++this.messages, dir, rust: undefined, js: undefined, observed: undefined };
     e.lm = lm;
     if (e.partner) e.partner.lm = lm;
     return lm;

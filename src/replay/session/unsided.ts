@@ -13,6 +13,11 @@ const MAX_HELD = 64;
 export class UnsidedRecords {
   private held: BadRecord[] = [];
 
+  /** Nothing is held (the usual case: checked for every record). */
+  get empty(): boolean {
+    return this.held.length === 0;
+  }
+
   /** Holds the record for a side to claim; false when it must be reported now (no seq, or too many held). */
   hold(rec: BadRecord): boolean {
     if (rec.seq === undefined || this.held.length >= MAX_HELD) return false;
