@@ -8,16 +8,16 @@ import { ConversationDecoder } from '../../protocol/decoder.js';
 import { HelperTable, type SymbolTable } from '../../protocol/helpers.js';
 import type { RevisionSource } from '../../protocol/stream.js';
 import { isRevision, featuresOf, type Revision } from '../../protocol/revisions.js';
-import type { DecodedMessage, DecodeIssue, Exchange, Op } from '../../protocol/messages.js';
-import { forEachCallback } from '../../protocol/values.js';
+import type { DecodedMessage, Exchange, Op } from '../../protocol/messages.js';
 import type { BadRecord, Direction, MessageRecord, MetaRecord, Side } from '../../trace/record.js';
 import { recordFor, SideAlignment, type AlignmentSink, type Entry } from './alignment.js';
 import { Collector } from '../collector.js';
-import { allocates, CrossingWatch } from './crossing.js';
+import { CrossingWatch } from './crossing.js';
 import { DivergenceWatch, type CaptureSink } from './divergence.js';
+import { MessageChecks } from './message-checks.js';
 import { locationOf, recordOf, type Draft, type LMsg, type ModelContext } from '../context.js';
 import { BoundedMap, provenanceOf, type IdEvent, type ValueInfo } from '../ids.js';
-import type { Finding, FindingKind, FindingLocation } from '../findings.js';
+import type { Finding, FindingLocation } from '../findings.js';
 import { JsHeap, ModelHeap, type RealHeap } from '../js/heap.js';
 import { leakGroups, leakSummary } from './leaks.js';
 import { Replay } from '../replay.js';
@@ -98,8 +98,8 @@ export class Session {
   private readonly crossings = new CrossingWatch();
   private ignoredSide = false;
   private firstDisagreement?: number;
-  /** Callback keys JS dropped (native-ref drop), with the message that dropped it: calling one again is unknown-callback. */
-  private droppedCallbacks = new BoundedMap<number, number>(65536);
+  /** What single messages say on their own: decode issues, calls of callbacks JS dropped. */
+  private readonly checks = new MessageChecks(() => this.mctx, (f, o) => this.addFinding(f, o));
   /** Two-sided: J-Evals JS left without an R-Resp, until Rust's record says whether it sent one. */
   private jsEndedWithoutRResp = new Map<number, { x: Exchange; at: number }>();
   /**
@@ -321,8 +321,8 @@ export class Session {
     this.observe(lm, d, decoder);
     this.noteSerial('rust', lm, d);
     this.noteSerial('js', lm, d);
-    this.issues(lm, d, side ?? 'rust');
-    this.callbackLifetimes(lm, d, side ?? 'rust');
+    this.checks.issues(lm, d, side ?? 'rust');
+    this.checks.callbackLifetimes(lm, d, side ?? 'rust');
     this.at++;
     this.replay.rustStep(lm, d);
     this.stepHook(lm, d, 'rust');
@@ -396,7 +396,7 @@ export class Session {
     lm[side] = d;
     this.noteSerial(side, lm, d);
     if (!lm.observed) this.observe(lm, d, decoder);
-    this.issues(lm, d, side);
+    this.checks.issues(lm, d, side);
     return { lm, d };
   }
 
@@ -411,7 +411,7 @@ export class Session {
     const decoded = this.decodeEntry(e, 'rust');
     if (!decoded) return;
     const { lm, d } = decoded;
-    this.callbackLifetimes(lm, d, 'rust');
+    this.checks.callbackLifetimes(lm, d, 'rust');
     if (e.fuzzy === 'differ' && e.partner?.rec && e.rec) this.bytesDiffer(lm, e.rec, e.partner.rec);
     this.advance(e, d);
     this.beginStep('rust', lm.no);
@@ -547,62 +547,6 @@ export class Session {
       // Restored from the other side's copy, nothing was lost: it explains nothing that follows.
       restored ? { forceRoot: true, passive: true } : {},
     );
-  }
-
-  private issues(lm: LMsg, d: DecodedMessage, side: Side): void {
-    for (const issue of d.issues) this.issue(lm, d, side, issue);
-  }
-
-  private issue(lm: LMsg, d: DecodedMessage, side: Side, issue: DecodeIssue): void {
-    const kind = issue.kind as FindingKind;
-    const loc = locationOf(this.mctx, lm, side, issue.op);
-    const f: Finding = {
-      kind,
-      severity: issue.severity,
-      message: `msg ${lm.no} (${d.kind ?? d.record.dir}): ${issue.message}`,
-      location: loc,
-      ...(issue.byteOffset !== undefined && { detail: { byteOffset: issue.byteOffset } }),
-    };
-    // A J-Resp set aside by id (a warning) is legal. It desynchronises nothing unless Rust
-    // hands out IDs for its values when it takes it (evaluate-id*: after the nested ones,
-    // allocators §5); then later findings are its consequences.
-    const setAside = kind === 'misrouted-respond' && issue.severity === 'warning' && (this.mctx.features.jsWritesHeapIds || !allocates(lm));
-    this.addFinding(f, { key: `${kind}|${lm.no}|${issue.op ?? ''}`, ...(issue.consequence && { damage: true }), ...(setAside && { passive: true }) });
-  }
-
-  /**
-   * INV-9, the part the decoder does not track: up to seq-id a callback JS dropped (native-ref
-   * drop J-Eval) is gone from Rust's object store, so calling it again panics Rust.
-   */
-  private callbackLifetimes(lm: LMsg, d: DecodedMessage, side: Side): void {
-    const b = d.body;
-    if (!b) return;
-    if (b.kind === 'r-eval') {
-      // A key Rust sends again is alive again. A stack closure (&dyn Fn) stays in Rust's object
-      // store until JS's native-ref drop in every revision before explicit-ids, even when its op
-      // was only queued in a batch (encode.rs registers it with its lifetime erased; only the
-      // 0xFFFFFFFF handler removes it), so a later call finds the handle.
-      for (const op of b.ops) for (const a of op.args) forEachCallback(a, (cb) => this.droppedCallbacks.delete(cb.key));
-      return;
-    }
-    if (b.kind !== 'j-eval') return;
-    const call = b.call;
-    if (call.kind === 'drop-native') {
-      this.droppedCallbacks.set(call.key, lm.no);
-    } else if (call.kind === 'callback') {
-      const gone = this.droppedCallbacks.get(call.key);
-      if (gone === undefined) return;
-      this.addFinding(
-        {
-          kind: 'unknown-callback',
-          severity: 'error',
-          message: `msg ${lm.no} calls callback ${formatCallbackKey(call.key)}, which Rust no longer has: JS dropped it in msg ${gone} (native-ref drop); Rust panics ("invalid handle")`,
-          location: locationOf(this.mctx, lm, side),
-          detail: { key: call.key, goneSince: gone },
-        },
-        { key: `unknown-callback|${lm.no}|` },
-      );
-    }
   }
 
   /** Exchanges the decoder gave up on: their Respond never came. */
