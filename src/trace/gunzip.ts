@@ -167,8 +167,10 @@ export async function* gunzip(source: AsyncIterable<Buffer>): AsyncGenerator<Gun
           produced += out.length;
           yield out;
         }
-        if (inflater.done) break;
-        if (outputs.length === 0) await inflater.changed();
+        // Output that came while the caller held the last chunk is taken before leaving, even
+        // when zlib has ended since (a slow consumer used to lose it).
+        if (inflater.done && !inflater.hasOutput) break;
+        if (outputs.length === 0 && !inflater.done) await inflater.changed();
       }
       const leftover = inflater.leftover();
       inflater.destroy();
@@ -239,6 +241,11 @@ class MemberInflater {
 
   get done(): boolean {
     return this.finished || this.failure !== undefined;
+  }
+
+  /** Output inflated and not taken yet. */
+  get hasOutput(): boolean {
+    return this.outputs.length > 0;
   }
 
   get consumed(): number {
