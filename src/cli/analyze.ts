@@ -9,7 +9,7 @@ import { explainLines } from './explain.js';
 import { InputPosition, progressText } from './progress.js';
 import { githubAnnotations, stepSummaryMarkdown, type SessionFindings } from '../report/github.js';
 import { junitXml } from '../report/junit.js';
-import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, LineBuffer, Progress, UsageError, colorFor, writeChunks, writeOut, type CliIO } from './io.js';
+import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, Progress, UsageError, asLines, colorFor, writeChunks, writeOut, type CliIO } from './io.js';
 import { checkReadable, checkWritableDir, loadSymbols, nothingReadable, writeOptionFile } from './options.js';
 import { checkDistinctInputs, readInputs, type InputProblem } from './inputs.js';
 
@@ -88,14 +88,13 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
   }
   const ids = findingIds(result.findings);
   const width = io.stdoutIsTTY && format !== 'json' ? io.stdoutColumns : undefined;
-  const write = async (lines: Iterable<string>): Promise<void> => {
-    const out = new LineBuffer(io.stdout);
+  const wrapped = function* (lines: Iterable<string>): Generator<string> {
     for (const line of lines) {
-      if (width) for (const w of wrapLine(line, width)) await out.push(w);
-      else await out.push(line);
+      if (width) yield* wrapLine(line, width);
+      else yield line;
     }
-    await out.flush();
   };
+  const write = (lines: Iterable<string>): Promise<void> => writeChunks(io.stdout, asLines(wrapped(lines)));
 
   if (opts.explain !== undefined) {
     const index = ids.indexOf(opts.explain);

@@ -4,7 +4,7 @@ import type { Side } from '../trace/record.js';
 import { openTrace } from '../trace/source.js';
 import { diffToJson, renderDiffText } from '../report/diff.js';
 import { jsonDocument } from '../report/json-chunks.js';
-import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, LineBuffer, UsageError, colorFor, writeChunks, type CliIO } from './io.js';
+import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, UsageError, asLines, colorFor, writeChunks, type CliIO } from './io.js';
 import { loadSymbols } from './options.js';
 import { onlyCtx } from './ctx-filter.js';
 import type { TraceRecord } from '../trace/record.js';
@@ -56,9 +56,7 @@ export async function runDiff(a: string, b: string, opts: DiffCliOptions, io: Cl
     await writeChunks(io.stdout, jsonDocument(diffToJson(result)));
   } else {
     const color = colorFor(io, 'stdout', opts.color);
-    const out = new LineBuffer(io.stdout);
-    for (const line of renderDiffText(result, color)) await out.push(line);
-    await out.flush();
+    await writeChunks(io.stdout, asLines(renderDiffText(result, color)));
   }
   return result.equivalent ? EXIT_OK : EXIT_FINDINGS;
 }

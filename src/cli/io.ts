@@ -82,28 +82,7 @@ export async function writeOut(stream: Writable, text: string | Uint8Array): Pro
   }
 }
 
-/** Collects lines and writes them in chunks, so per-line writes do not dominate. */
-export class LineBuffer {
-  private parts: string[] = [];
-  private size = 0;
-  constructor(private readonly stream: Writable, private readonly limit = 64 * 1024) {}
-
-  async push(line: string): Promise<void> {
-    this.parts.push(line, '\n');
-    this.size += line.length + 1;
-    if (this.size >= this.limit) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.parts.length === 0) return;
-    const text = this.parts.join('');
-    this.parts = [];
-    this.size = 0;
-    await writeOut(this.stream, text);
-  }
-}
-
-/** Writes pieces of text in chunks of about `limit` characters, waiting for the stream to drain. */
+/** Writes pieces of text in chunks of about `limit` characters (per-piece writes would dominate), waiting for the stream to drain. */
 export async function writeChunks(stream: Writable, pieces: Iterable<string>, limit = 256 * 1024): Promise<void> {
   let parts: string[] = [];
   let size = 0;
@@ -117,6 +96,14 @@ export async function writeChunks(stream: Writable, pieces: Iterable<string>, li
     }
   }
   if (parts.length > 0) await writeOut(stream, parts.join(''));
+}
+
+/** Each line and its newline, as pieces for writeChunks. */
+export function* asLines(lines: Iterable<string>): Generator<string> {
+  for (const line of lines) {
+    yield line;
+    yield '\n';
+  }
 }
 
 /** A usage or input problem that ends the command with a one-line message and exit 2. */

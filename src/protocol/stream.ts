@@ -1,5 +1,6 @@
 import type { BadRecord, MessageRecord, MetaRecord, Side, TraceRecord } from '../trace/record.js';
 import { SessionRouter } from '../trace/sessions.js';
+import { flattenBatches } from '../trace/source.js';
 import { ConversationDecoder } from './decoder.js';
 import { DETECTION_SAMPLE, detectRevision, type RevisionGuess } from './detect.js';
 import { HelperTable, type SymbolTable } from './helpers.js';
@@ -64,39 +65,13 @@ export function decodeRecords(
   records: AsyncIterable<TraceRecord> | Iterable<TraceRecord>,
   options: DecodeStreamOptions = {},
 ): AsyncIterable<DecodeEvent> {
-  return {
-    [Symbol.asyncIterator](): AsyncIterator<DecodeEvent> {
-      const decoder = new RecordStreamDecoder(options);
-      const source: Iterator<TraceRecord> | AsyncIterator<TraceRecord> =
-        Symbol.asyncIterator in records ? records[Symbol.asyncIterator]() : records[Symbol.iterator]();
-      // Events of the last record pushed; an event in hand costs one resolved promise.
-      let out: DecodeEvent[] = [];
-      let index = 0;
-      let finished = false;
-      const pull = async (): Promise<IteratorResult<DecodeEvent>> => {
-        while (!finished) {
-          const next = await source.next();
-          out = [];
-          index = 0;
-          if (next.done) {
-            finished = true;
-            decoder.end(out);
-          } else decoder.push(next.value, out);
-          if (out.length > 0) return { value: out[index++]!, done: false };
-        }
-        return { value: undefined, done: true };
-      };
-      return {
-        next: () => (index < out.length ? Promise.resolve({ value: out[index++]!, done: false }) : pull()),
-        return: async (): Promise<IteratorResult<DecodeEvent>> => {
-          finished = true;
-          out = [];
-          await source.return?.();
-          return { value: undefined, done: true };
-        },
-      };
-    },
-  };
+  // Each iteration starts over with its own decoder, as iterating `records` again would.
+  return { [Symbol.asyncIterator]: () => flattenBatches(decodeRecordBatches(oneByOne(records), options))[Symbol.asyncIterator]() };
+}
+
+/** Records as batches of one, so that each record's events come out before the next is read. */
+async function* oneByOne(records: AsyncIterable<TraceRecord> | Iterable<TraceRecord>): AsyncGenerator<readonly TraceRecord[]> {
+  for await (const record of records) yield [record];
 }
 
 /**

@@ -46,7 +46,7 @@ export class SessionRouter<S> {
       this.meta(rec);
       return;
     }
-    this.sink.record(this.sessionFor(rec), rec);
+    this.sink.record(this.session(rec.ctx), rec);
   }
 
   /** The sessions still open, the one seen least recently first. */
@@ -69,10 +69,6 @@ export class SessionRouter<S> {
       if (list) list.push(rec);
       else this.pendingMeta.set(rec.ctx, [rec]);
     }
-  }
-
-  private sessionFor(rec: MessageRecord | BadRecord): S {
-    return this.session(rec.ctx);
   }
 
   /** The open session of `ctx`, started now if it has none (a consumer may need one before its first record). */
