@@ -25,6 +25,8 @@ export interface AnalyzeCliOptions {
   junit?: string;
   allowEmpty?: boolean;
   color?: boolean;
+  /** Sessions replayed at once (AnalyzeOptions.maxActiveSessions). */
+  maxOpenSessions?: number;
   /** Root causes printed in the text report (the rest are counted). */
   maxFindings?: number;
   /** Filters: findings of this kind / session label / session number (1-based, as listed). */
@@ -72,6 +74,7 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
     ...(symbols && { symbols }),
     ...(opts.jsHeap && { jsHeap: opts.jsHeap }),
     ...(opts.strict && { strict: true }),
+    ...(opts.maxOpenSessions !== undefined && { maxActiveSessions: opts.maxOpenSessions }),
     // Per batch, and only where it is shown: a per-step hook would cost the replay a summary of every step.
     ...(progress.active && { onProgress: (records: number) => progress.update(() => progressText('replaying', records, position, 'records')) }),
   });

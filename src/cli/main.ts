@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { REVISIONS } from '../protocol/revisions.js';
+import { DEFAULT_MAX_OPEN_SESSIONS } from '../trace/sessions.js';
 import { EXIT_BAD_INPUT, UsageError, colorFor, isBrokenPipe, processIO, type CliIO } from './io.js';
 import { formatFromExtension, parseChoice, parsePositive, parseRevisionOption, parseSeqRange, parseUint } from './options.js';
 import { withOutput } from './output.js';
@@ -58,6 +59,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .option('--kind <kind>', 'only findings of this kind (docs/findings.md)')
     .option('--ctx <label>', 'only findings of the session with this ctx label')
     .addOption(new Option('--session <n>', 'only findings of the n-th session (as the report numbers them)').argParser(parsePositive))
+    .addOption(new Option('--max-open-sessions <n>', 'sessions (ctx labels) replayed at once; past it the least recently seen is ended (raise it for logs interleaving more)').argParser(parsePositive).default(DEFAULT_MAX_OPEN_SESSIONS))
     .option('--explain <id>', 'one finding in full, by the ID the report gives it: provenance, consequences, and the records around it decoded')
     .option('-o, --output <file>', 'write the report to this file (.json: --format json); - for stdout')
     .action(async (traces: string[], opts) => {

@@ -1,5 +1,5 @@
 import type { BadRecord, MessageRecord, MetaRecord, Side, TraceRecord } from '../trace/record.js';
-import { SessionRouter } from '../trace/sessions.js';
+import { DEFAULT_MAX_OPEN_SESSIONS, SessionRouter } from '../trace/sessions.js';
 import { flattenBatches } from '../trace/source.js';
 import { ConversationDecoder } from './decoder.js';
 import { DETECTION_SAMPLE, detectRevision, type RevisionGuess } from './detect.js';
@@ -36,13 +36,6 @@ export interface DecodeStreamOptions {
   readonly rev?: Revision;
   readonly symbols?: SymbolTable;
 }
-
-/**
- * Sessions (ctx labels) decoded at once. Past this, the one seen least recently is released;
- * if its ctx comes back its conversations start with an empty type cache (a log rarely
- * interleaves this many).
- */
-export const MAX_OPEN_SESSIONS = 256;
 
 /** Meta records of a ctx remembered per session, to apply to its conversations that start later. */
 const MAX_META_KEPT = 64;
@@ -124,14 +117,14 @@ export class RecordStreamDecoder {
           this.outcome = rec.kind === 'bad' ? this.bad(s, rec) : this.message(s, rec);
         },
         meta: (s, m) => this.metaFor(s, m),
+        // A ctx that comes back after this starts with an empty type cache.
         closeIdle: (s) => {
           this.sessions.delete(ctxKey(s.ctx));
         },
       },
-      MAX_OPEN_SESSIONS,
+      DEFAULT_MAX_OPEN_SESSIONS,
     );
   }
-
 
   push(record: TraceRecord, out: DecodeEvent[]): void {
     if (this.held) {

@@ -14,7 +14,7 @@ import { loadJsHeap } from './js/heap-file.js';
 import type { RustSnapshot } from './rust/model.js';
 import type { IdEvent } from './ids.js';
 import type { DivergenceCapture, MessageSummary } from './session/divergence.js';
-import { SessionRouter } from '../trace/sessions.js';
+import { DEFAULT_MAX_OPEN_SESSIONS, SessionRouter } from '../trace/sessions.js';
 import { Session } from './session/session.js';
 import type { ReplayStep, SessionSummary } from './session/summary.js';
 
@@ -51,7 +51,7 @@ export interface AnalyzeOptions {
   /**
    * Sessions (ctx labels) replayed at once. When a log holds more, the one unseen for the
    * longest is finished and its state released, so memory is bounded by the sessions alive
-   * together rather than by all the sessions of the log. Default 256.
+   * together rather than by all the sessions of the log. Default 64 (`DEFAULT_MAX_OPEN_SESSIONS`).
    */
   maxActiveSessions?: number;
   /** Emit a leak-summary finding whenever objects are alive at the end (default: only when the sides disagree). */
@@ -128,7 +128,7 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
   const collector = new Collector(options.maxConsequences ?? 50, options.maxRootsPerKind ?? 1000, options.maxFindings ?? 20_000);
   // Only the capture of the earliest session can be the first divergence of the result.
   const captures: DivergenceCapture[] = [];
-  const maxActive = Math.max(1, options.maxActiveSessions ?? 256);
+  const maxActive = Math.max(1, options.maxActiveSessions ?? DEFAULT_MAX_OPEN_SESSIONS);
   /** Summaries of sessions finished early, as JSON text until the end (a log may hold thousands). */
   const retired: string[] = [];
   const idleNote = `ended when idle: ${maxActive} newer sessions had started since its last record (sessions are ended when idle, to bound memory)`;

@@ -20,6 +20,14 @@ export interface SessionSink<S> {
   closeIdle(session: S): void;
 }
 
+/**
+ * Sessions open at once, by default. A log of sessions run one after another (the common
+ * case: a test suite, one webview after another) needs one; concurrent webviews interleave a
+ * few. Each open session holds its live heap state, so this bounds memory; a ctx that comes
+ * back after being closed starts over, and says so.
+ */
+export const DEFAULT_MAX_OPEN_SESSIONS = 64;
+
 /** Meta records without ctx kept for sessions that start later. */
 const MAX_GLOBAL_META = 64;
 
