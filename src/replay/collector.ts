@@ -189,8 +189,11 @@ export class Collector {
     const ordered = [...roots, ...cons];
     const idMap = new Map<number, number>();
     ordered.forEach((i, n) => idMap.set(i.id, n));
+    this.items.clear();
     const findings = ordered.map((i) => {
       const f: Finding = typeof i.finding === 'string' ? (JSON.parse(i.finding) as Finding) : { ...i.finding };
+      // The text is dropped as soon as it is read back: never all findings twice in memory.
+      i.finding = f;
       if (i.root && i.consequences > 0) {
         f.consequences = i.consequences;
         if (i.suppressed > 0) f.detail = { ...f.detail, suppressedConsequences: i.suppressed };

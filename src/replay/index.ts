@@ -192,7 +192,13 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
   const list = router.openSessions().sort((a, b) => a.order - b.order);
   for (const s of list) s.finish();
   const { findings, idMap } = collector.finalize((n) => n);
-  const summaries = [...retired.map((t) => JSON.parse(t) as SessionSummary), ...list.map((s) => s.summary())];
+  const summaries: SessionSummary[] = [];
+  // Read back one by one, each text dropped once read.
+  for (let i = 0; i < retired.length; i++) {
+    summaries.push(JSON.parse(retired[i]!) as SessionSummary);
+    retired[i] = '';
+  }
+  for (const s of list) summaries.push(s.summary());
   let first: FirstDivergence | undefined;
   for (const c of captures) {
     const idx = idMap.get(c.findingId);
