@@ -263,6 +263,10 @@ export class Replay {
   // ---- forks ----------------------------------------------------------------------------
 
   private forkRust(d: DecodedMessage): void {
+    // Almost every step forks nothing: then no new list of worlds.
+    let forks = false;
+    for (const w of this.worlds) if (w.rust.ambiguousBefore(d).length > 0) forks = true;
+    if (!forks) return;
     const next: World[] = [];
     for (const w of this.worlds) {
       const serials = w.rust.ambiguousBefore(d);

@@ -15,7 +15,7 @@ import type { Intent } from '../ids.js';
 import type { Draft, LMsg, StepOut } from '../context.js';
 import type { WindowChoice } from './window.js';
 import { JsJMessages } from './j-messages.js';
-import { type JsSnapshot, jsSnapshotOf } from './snapshot.js';
+import { type JsSnapshot, jsSnapshotOf, sameJsSnapshot } from './snapshot.js';
 
 export class JsModel extends JsJMessages {
   /** The last snapshot taken: the next shares its unchanged lists. */
@@ -41,7 +41,11 @@ export class JsModel extends JsJMessages {
   }
 
   snapshot(): JsSnapshot {
-    return (this.lastSnapshot = jsSnapshotOf(this.allocator, this.heap.model, this.frames, this.lastSnapshot));
+    const prev = this.lastSnapshot;
+    const s = jsSnapshotOf(this.allocator, this.heap.model, this.frames, prev);
+    // Most steps change nothing a snapshot shows: then the last one serves (snapshots are never changed).
+    if (prev && sameJsSnapshot(prev, s)) return prev;
+    return (this.lastSnapshot = s);
   }
 
   step(lm: LMsg, d: DecodedMessage, intent: Intent | undefined, out: StepOut, choice?: WindowChoice): void {
