@@ -102,61 +102,78 @@ export class Replay {
   rustStep(lm: LMsg, d: DecodedMessage): void {
     this.forkRust(d);
     const worlds = this.worlds;
+    // One reading (the usual case): no list of results to settle across.
+    if (worlds.length === 1) {
+      this.emitAll(this.rustWorldStep(worlds[0]!, lm, d));
+      return;
+    }
     const results: Array<{ w: World; out: StepOut }> = new Array(worlds.length);
     for (let i = 0; i < worlds.length; i++) {
       const w = worlds[i]!;
-      const out = new StepOut();
-      w.rust.step(lm, d, out);
-      const intent = out.intent;
-      if (intent) {
-        const had = w.intents.get(lm.no);
-        w.intents.set(lm.no, had ? { ...had, ...intent } : intent);
-        if (intent.allocs && intent.allocs.length > 0) {
-          w.rustAllocs.set(lm.no, intent.allocs);
-          this.compareAllocs(w, lm, out);
-        }
-      }
-      this.compareCreated(w);
-      if (out.drafts.length > 0) this.coverLatent(w, out);
-      if (out.quiescent) {
-        w.rustQuiet.set(lm.no, quietOf(lm, out.quiescent));
-        this.borrowBalance('rust', lm, out.quiescent, out);
-        this.compareQuiet(w, lm, out);
-      }
-      results[i] = { w, out };
+      results[i] = { w, out: this.rustWorldStep(w, lm, d) };
     }
     this.settle(results);
+  }
+
+  private rustWorldStep(w: World, lm: LMsg, d: DecodedMessage): StepOut {
+    const out = new StepOut();
+    w.rust.step(lm, d, out);
+    const intent = out.intent;
+    if (intent) {
+      const had = w.intents.get(lm.no);
+      w.intents.set(lm.no, had ? { ...had, ...intent } : intent);
+      if (intent.allocs && intent.allocs.length > 0) {
+        w.rustAllocs.set(lm.no, intent.allocs);
+        this.compareAllocs(w, lm, out);
+      }
+    }
+    this.compareCreated(w);
+    if (out.drafts.length > 0) this.coverLatent(w, out);
+    if (out.quiescent) {
+      w.rustQuiet.set(lm.no, quietOf(lm, out.quiescent));
+      this.borrowBalance('rust', lm, out.quiescent, out);
+      this.compareQuiet(w, lm, out);
+    }
+    return out;
   }
 
   jsStep(lm: LMsg, d: DecodedMessage): void {
     const choices = this.forkJs(d);
     const worlds = this.worlds;
-    const results: Array<{ w: World; out: StepOut }> = new Array(worlds.length);
-    for (let i = 0; i < worlds.length; i++) {
-      const w = worlds[i]!;
-      const out = new StepOut();
-      const intent = w.intents.get(lm.no);
-      w.js.step(lm, d, intent, out, choices?.get(w));
-      if (intent) w.intents.delete(lm.no);
-      if (out.jsAllocs && out.jsAllocs.length > 0) {
-        w.jsAllocs.set(lm.no, out.jsAllocs);
-        this.compareAllocs(w, lm, out);
+    if (worlds.length === 1) {
+      this.emitAll(this.jsWorldStep(worlds[0]!, lm, d, choices));
+    } else {
+      const results: Array<{ w: World; out: StepOut }> = new Array(worlds.length);
+      for (let i = 0; i < worlds.length; i++) {
+        const w = worlds[i]!;
+        results[i] = { w, out: this.jsWorldStep(w, lm, d, choices) };
       }
-      this.compareCreated(w);
-      if (out.drafts.length > 0) this.coverLatent(w, out);
-      if (out.quiescent) {
-        w.jsQuiet.set(lm.no, quietOf(lm, out.quiescent));
-        this.borrowBalance('js', lm, out.quiescent, out);
-        this.compareQuiet(w, lm, out);
-      }
-      results[i] = { w, out };
+      this.settle(results);
     }
-    this.settle(results);
     for (const w of this.worlds) {
       if (w.js.amendments.length === 0) continue;
       if (w === this.primary) for (const a of w.js.amendments) this.hooks.amend(a.draftKey, a.jsId, a.info);
       w.js.amendments.length = 0;
     }
+  }
+
+  private jsWorldStep(w: World, lm: LMsg, d: DecodedMessage, choices: Map<World, WindowChoice> | undefined): StepOut {
+    const out = new StepOut();
+    const intent = w.intents.get(lm.no);
+    w.js.step(lm, d, intent, out, choices?.get(w));
+    if (intent) w.intents.delete(lm.no);
+    if (out.jsAllocs && out.jsAllocs.length > 0) {
+      w.jsAllocs.set(lm.no, out.jsAllocs);
+      this.compareAllocs(w, lm, out);
+    }
+    this.compareCreated(w);
+    if (out.drafts.length > 0) this.coverLatent(w, out);
+    if (out.quiescent) {
+      w.jsQuiet.set(lm.no, quietOf(lm, out.quiescent));
+      this.borrowBalance('js', lm, out.quiescent, out);
+      this.compareQuiet(w, lm, out);
+    }
+    return out;
   }
 
   /** End of the trace: the innermost unanswered R-Eval runs as far as it can. */
@@ -430,6 +447,17 @@ export class Replay {
 
   // ---- settling drafts across worlds ----------------------------------------------------
 
+  /** The drafts of the only reading followed become findings. */
+  private emitAll(out: StepOut): void {
+    for (const d of out.drafts) {
+      if (this.truncated && d.mismatch && d.certainty !== 'possible') {
+        this.hooks.emit({ ...d, certainty: 'possible', detail: { ...d.detail, why: 'some readings of where nested calls ran were not followed (limit reached or a user heap that cannot be copied)' } });
+      } else {
+        this.hooks.emit(d);
+      }
+    }
+  }
+
   private settle(results: Array<{ w: World; out: StepOut }>): void {
     const consistent = results.length === 1 ? results : results.filter((r) => !r.out.inconsistent);
     if (consistent.length > 0 && consistent.length < results.length) {
@@ -438,13 +466,7 @@ export class Replay {
       results = consistent;
     }
     if (results.length === 1) {
-      for (const d of results[0]!.out.drafts) {
-        if (this.truncated && d.mismatch && d.certainty !== 'possible') {
-          this.hooks.emit({ ...d, certainty: 'possible', detail: { ...d.detail, why: 'some readings of where nested calls ran were not followed (limit reached or a user heap that cannot be copied)' } });
-        } else {
-          this.hooks.emit(d);
-        }
-      }
+      this.emitAll(results[0]!.out);
       return;
     }
     const byKey = new Map<string, { draft: Draft; worlds: World[] }>();
