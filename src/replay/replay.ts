@@ -127,13 +127,7 @@ export class Replay {
         this.compareAllocs(w, lm, out);
       }
     }
-    this.compareCreated(w);
-    if (out.drafts.length > 0) this.coverLatent(w, out);
-    if (out.quiescent) {
-      w.rustQuiet.set(lm.no, quietOf(lm, out.quiescent));
-      this.borrowBalance('rust', lm, out.quiescent, out);
-      this.compareQuiet(w, lm, out);
-    }
+    this.afterStep(w, lm, out, 'rust');
     return out;
   }
 
@@ -166,14 +160,19 @@ export class Replay {
       w.jsAllocs.set(lm.no, out.jsAllocs);
       this.compareAllocs(w, lm, out);
     }
+    this.afterStep(w, lm, out, 'js');
+    return out;
+  }
+
+  /** What every step of either side is checked for once its model has run. */
+  private afterStep(w: World, lm: LMsg, out: StepOut, side: 'rust' | 'js'): void {
     this.compareCreated(w);
     if (out.drafts.length > 0) this.coverLatent(w, out);
     if (out.quiescent) {
-      w.jsQuiet.set(lm.no, quietOf(lm, out.quiescent));
-      this.borrowBalance('js', lm, out.quiescent, out);
+      (side === 'rust' ? w.rustQuiet : w.jsQuiet).set(lm.no, quietOf(lm, out.quiescent));
+      this.borrowBalance(side, lm, out.quiescent, out);
       this.compareQuiet(w, lm, out);
     }
-    return out;
   }
 
   /** End of the trace: the innermost unanswered R-Eval runs as far as it can. */

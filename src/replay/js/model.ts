@@ -15,7 +15,8 @@ import type { Intent } from '../ids.js';
 import type { Draft, LMsg, StepOut } from '../context.js';
 import type { WindowChoice } from './window.js';
 import { JsJMessages } from './j-messages.js';
-import { type JsSnapshot, jsSnapshotOf, sameJsSnapshot } from './snapshot.js';
+import { type JsSnapshot, jsSnapshotOf } from './snapshot.js';
+import { sameSnapshot } from '../snapshots.js';
 
 export class JsModel extends JsJMessages {
   /** The last snapshot taken: the next shares its unchanged lists. */
@@ -44,7 +45,7 @@ export class JsModel extends JsJMessages {
     const prev = this.lastSnapshot;
     const s = jsSnapshotOf(this.allocator, this.heap.model, this.frames, prev);
     // Most steps change nothing a snapshot shows: then the last one serves (snapshots are never changed).
-    if (prev && sameJsSnapshot(prev, s)) return prev;
+    if (prev && sameSnapshot(prev, s)) return prev;
     return (this.lastSnapshot = s);
   }
 

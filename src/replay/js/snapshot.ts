@@ -35,20 +35,6 @@ export function jsSnapshotOf(allocator: AllocatorKind, m: ModelHeap, frames: rea
   return { maxId: m.maxId, live: m.liveCount(), borrowPointer: m.pointer, borrowFrames: m.frameDepth(), scopes, openExchanges };
 }
 
-/** Whether two snapshots show the same (their lists are shared when unchanged, so compared by identity). */
-export function sameJsSnapshot(a: JsSnapshot, b: JsSnapshot): boolean {
-  return (
-    a.maxId === b.maxId &&
-    a.freeList === b.freeList &&
-    a.live === b.live &&
-    a.borrowPointer === b.borrowPointer &&
-    a.borrowFrames === b.borrowFrames &&
-    a.scopes === b.scopes &&
-    a.openExchanges === b.openExchanges &&
-    a.pendingDeferred === b.pendingDeferred
-  );
-}
-
 function sameExchanges(prev: readonly OpenExchange[], frames: readonly JsFrame[]): boolean {
   if (prev.length !== frames.length) return false;
   for (let i = 0; i < frames.length; i++) {

@@ -12,6 +12,7 @@ import type { DecodedMessage } from '../../protocol/messages.js';
 import type { LMsg, StepOut } from '../context.js';
 import type { RustFrame } from './state.js';
 import { RustRMessages } from './r-messages.js';
+import { sameSnapshot } from '../snapshots.js';
 
 export interface RustSnapshot {
   maxId: number;
@@ -76,7 +77,7 @@ export class RustModel extends RustRMessages {
       s = { maxId: this.maxId, live: this.live.size, borrowPointer: this.borrowPointer, borrowFrames: this.borrowFrames.length, openExchanges };
     }
     // Most steps change nothing a snapshot shows: then the last one serves (snapshots are never changed).
-    if (prev && sameRustSnapshot(prev, s)) return prev;
+    if (prev && sameSnapshot(prev, s)) return prev;
     return (this.lastSnapshot = s);
   }
 
@@ -106,20 +107,6 @@ export class RustModel extends RustRMessages {
   pendingInstallCount(): number {
     return this.pendingInstall.length;
   }
-}
-
-/** Whether two snapshots show the same (their lists are shared when unchanged, so compared by identity). */
-function sameRustSnapshot(a: RustSnapshot, b: RustSnapshot): boolean {
-  return (
-    a.maxId === b.maxId &&
-    a.live === b.live &&
-    a.borrowPointer === b.borrowPointer &&
-    a.borrowFrames === b.borrowFrames &&
-    a.openExchanges === b.openExchanges &&
-    a.pendingInstall === b.pendingInstall &&
-    a.releasedNotRecycled === b.releasedNotRecycled &&
-    a.freeList === b.freeList
-  );
 }
 
 /** The last `n` of `xs`, or `prev` when it holds the same. */
