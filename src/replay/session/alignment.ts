@@ -261,13 +261,12 @@ function oldestWaiting(q: readonly Entry[]): Entry | undefined {
   return undefined;
 }
 
-/** The record an entry replays: its own, or (damaged or lost) the other side's copy in its place. */
-export function recordFor(e: Entry): { rec?: MessageRecord; restored: boolean } {
-  if (e.rec) return { rec: e.rec, restored: false };
+/** The other side's copy, standing in for a record this entry lost or had damaged. */
+export function restoredRecord(e: Entry): MessageRecord | undefined {
   const p = e.partner?.rec;
-  if (!p) return { restored: false };
+  if (!p) return undefined;
   const loc = e.bad?.loc ?? p.loc;
-  return { rec: { ...p, side: e.side, loc, ...(e.seq !== undefined && { seq: e.seq }) }, restored: true };
+  return { ...p, side: e.side, loc, ...(e.seq !== undefined && { seq: e.seq }) };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -10,7 +10,7 @@ import type { RevisionSource } from '../../protocol/stream.js';
 import { isRevision, featuresOf, type Revision } from '../../protocol/revisions.js';
 import type { DecodedMessage, Exchange, Op } from '../../protocol/messages.js';
 import type { BadRecord, Direction, MessageRecord, MetaRecord, Side } from '../../trace/record.js';
-import { recordFor, SideAlignment, type AlignmentSink, type Entry } from './alignment.js';
+import { restoredRecord, SideAlignment, type AlignmentSink, type Entry } from './alignment.js';
 import { Collector } from '../collector.js';
 import { CrossingWatch } from './crossing.js';
 import { DivergenceWatch, type CaptureSink } from './divergence.js';
@@ -376,10 +376,12 @@ export class Session {
    * What both sides do first with an entry: decode its record (or the other side's copy of a
    * damaged one) with that side's decoder, and file it under its logical message.
    */
-  private decodeEntry(e: Entry, side: Side): { lm: LMsg; d: DecodedMessage } | undefined {
+  private decodeEntry(e: Entry, side: Side): DecodedMessage | undefined {
     e.processed = true;
     const decoder = this.decoders[side]!;
-    const { rec, restored } = recordFor(e);
+    // The entry's own record (the usual case), or the other side's copy of one it lost or damaged.
+    const rec = e.rec ?? restoredRecord(e);
+    const restored = e.rec === undefined && rec !== undefined;
     if (e.bad) {
       const id = this.badRecord(e.bad, restored);
       if (!restored && id !== undefined) {
@@ -397,7 +399,7 @@ export class Session {
     this.noteSerial(side, lm, d);
     if (!lm.observed) this.observe(lm, d, decoder);
     this.checks.issues(lm, d, side);
-    return { lm, d };
+    return d;
   }
 
   /** Marks an entry as replayed at the next position of the session. */
@@ -408,9 +410,10 @@ export class Session {
   }
 
   private processRust(e: Entry): void {
-    const decoded = this.decodeEntry(e, 'rust');
-    if (!decoded) return;
-    const { lm, d } = decoded;
+    const d = this.decodeEntry(e, 'rust');
+    if (!d) return;
+    // Filed under its logical message by decodeEntry.
+    const lm = e.lm!;
     this.checks.callbackLifetimes(lm, d, 'rust');
     if (e.fuzzy === 'differ' && e.partner?.rec && e.rec) this.bytesDiffer(lm, e.rec, e.partner.rec);
     this.advance(e, d);
@@ -421,9 +424,10 @@ export class Session {
   }
 
   private processJs(e: Entry): void {
-    const decoded = this.decodeEntry(e, 'js');
-    if (!decoded) return;
-    const { lm, d } = decoded;
+    const d = this.decodeEntry(e, 'js');
+    if (!d) return;
+    // Filed under its logical message by decodeEntry.
+    const lm = e.lm!;
     if (e.partner?.processed && lm.rust) this.crossingCheck(e, lm);
     this.advance(e, d);
     this.beginStep('js', lm.no);
