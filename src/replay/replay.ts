@@ -279,17 +279,17 @@ export class Replay {
   // ---- forks ----------------------------------------------------------------------------
 
   private forkRust(d: DecodedMessage): void {
-    // Almost every step forks nothing: then no new list of worlds.
-    let forks = false;
-    for (const w of this.worlds) if (w.rust.ambiguousBefore(d).length > 0) forks = true;
-    if (!forks) return;
-    const next: World[] = [];
-    for (const w of this.worlds) {
+    // Almost every step forks nothing: the new list of worlds is made at the first that forks.
+    const worlds = this.worlds;
+    let next: World[] | undefined;
+    for (let i = 0; i < worlds.length; i++) {
+      const w = worlds[i]!;
       const serials = w.rust.ambiguousBefore(d);
       if (serials.length === 0) {
-        next.push(w);
+        next?.push(w);
         continue;
       }
+      next ??= worlds.slice(0, i);
       let variants: World[] = [w];
       const preferred = w.rust.preferredReading();
       const other: Reading = preferred === 'L-R1' ? 'L-R2' : 'L-R1';
@@ -314,6 +314,7 @@ export class Replay {
       }
       next.push(...variants);
     }
+    if (!next) return;
     this.worlds = next;
     this.maxWorldsSeen = Math.max(this.maxWorldsSeen, next.length);
   }

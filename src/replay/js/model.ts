@@ -16,7 +16,6 @@ import type { Draft, LMsg, StepOut } from '../context.js';
 import type { WindowChoice } from './window.js';
 import { JsJMessages } from './j-messages.js';
 import { type JsSnapshot, jsSnapshotOf } from './snapshot.js';
-import { sameSnapshot } from '../snapshots.js';
 
 export class JsModel extends JsJMessages {
   /** The last snapshot taken: the next shares its unchanged lists. */
@@ -42,11 +41,7 @@ export class JsModel extends JsJMessages {
   }
 
   snapshot(): JsSnapshot {
-    const prev = this.lastSnapshot;
-    const s = jsSnapshotOf(this.allocator, this.heap.model, this.frames, prev);
-    // Most steps change nothing a snapshot shows: then the last one serves (snapshots are never changed).
-    if (prev && sameSnapshot(prev, s)) return prev;
-    return (this.lastSnapshot = s);
+    return (this.lastSnapshot = jsSnapshotOf(this.allocator, this.heap.model, this.frames, this.lastSnapshot));
   }
 
   step(lm: LMsg, d: DecodedMessage, intent: Intent | undefined, out: StepOut, choice?: WindowChoice): void {

@@ -12,7 +12,6 @@ import type { DecodedMessage } from '../../protocol/messages.js';
 import type { LMsg, StepOut } from '../context.js';
 import type { RustFrame } from './state.js';
 import { RustRMessages } from './r-messages.js';
-import { sameSnapshot } from '../snapshots.js';
 
 export interface RustSnapshot {
   maxId: number;
@@ -76,8 +75,6 @@ export class RustModel extends RustRMessages {
     } else {
       s = { maxId: this.maxId, live: this.live.size, borrowPointer: this.borrowPointer, borrowFrames: this.borrowFrames.length, openExchanges };
     }
-    // Most steps change nothing a snapshot shows: then the last one serves (snapshots are never changed).
-    if (prev && sameSnapshot(prev, s)) return prev;
     return (this.lastSnapshot = s);
   }
 
