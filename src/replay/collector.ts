@@ -16,6 +16,7 @@
  */
 import type { Finding, FindingKind } from './findings.js';
 import { BoundedMap } from './ids.js';
+import { PackedTexts } from './packed-text.js';
 
 /** Kinds that are usually what an earlier desync looks like later on. */
 export const SYMPTOM_KINDS: ReadonlySet<FindingKind> = new Set<FindingKind>([
@@ -48,8 +49,8 @@ const DAMAGE_KINDS: ReadonlySet<FindingKind> = new Set<FindingKind>(['bad-record
 
 interface Item {
   readonly id: number;
-  /** The finding; once its session is finished, kept as its JSON text instead (a third of the memory). */
-  finding: Finding | string;
+  /** The finding; once its session is finished, the number of its JSON text in `packed`. */
+  finding: Finding | number;
   readonly session: number;
   /** Detection position in its session (event counter). */
   readonly at: number;
@@ -89,6 +90,7 @@ export class Collector {
   private items = new Map<number, Item>();
   private readonly sessions = new Map<number, SessionState>();
   private serial = 0;
+  private readonly packed = new PackedTexts();
 
   constructor(
     private readonly maxConsequences: number,
@@ -157,17 +159,17 @@ export class Collector {
   amend(session: number, key: string, change: (f: Finding) => Finding): void {
     const id = this.sessions.get(session)?.keys.get(key);
     const item = id === undefined ? undefined : this.items.get(id);
-    if (item && typeof item.finding !== 'string') item.finding = change(item.finding);
+    if (item && typeof item.finding !== 'number') item.finding = change(item.finding);
   }
 
   /**
-   * Drops a finished session's bookkeeping. Its findings stay, packed as JSON text: nothing
-   * changes them any more, and a log of thousands of sessions keeps thousands of findings.
-   * (Findings are plain data: the JSON report is made of them as they are.)
+   * Drops a finished session's bookkeeping. Its findings stay, packed as JSON text outside
+   * the heap (packed-text.ts): nothing changes them any more, and a log of thousands of
+   * sessions keeps thousands of findings. (Findings are plain data: JSON gives them back as they are.)
    */
   forget(session: number): void {
     const s = this.sessions.get(session);
-    if (s) for (const item of s.items) if (typeof item.finding !== 'string') item.finding = JSON.stringify(item.finding);
+    if (s) for (const item of s.items) if (typeof item.finding !== 'number') item.finding = this.packed.add(JSON.stringify(item.finding));
     this.sessions.delete(session);
   }
 
@@ -191,8 +193,7 @@ export class Collector {
     ordered.forEach((i, n) => idMap.set(i.id, n));
     this.items.clear();
     const findings = ordered.map((i) => {
-      const f: Finding = typeof i.finding === 'string' ? (JSON.parse(i.finding) as Finding) : { ...i.finding };
-      // The text is dropped as soon as it is read back: never all findings twice in memory.
+      const f: Finding = typeof i.finding === 'number' ? (JSON.parse(this.packed.get(i.finding)) as Finding) : { ...i.finding };
       i.finding = f;
       if (i.root && i.consequences > 0) {
         f.consequences = i.consequences;
@@ -204,6 +205,7 @@ export class Collector {
       }
       return f;
     });
+    this.packed.clear();
     return { findings, idMap };
   }
 }

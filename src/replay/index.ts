@@ -8,6 +8,7 @@ import type { SymbolTable } from '../protocol/helpers.js';
 import type { Revision } from '../protocol/revisions.js';
 import type { MessageRecord, Side, TraceRecord } from '../trace/record.js';
 import { Collector } from './collector.js';
+import { PackedTexts } from './packed-text.js';
 import type { Finding, Severity } from './findings.js';
 import type { JsSnapshot } from './js/model.js';
 import { loadJsHeap } from './js/heap-file.js';
@@ -129,8 +130,8 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
   // Only the capture of the earliest session can be the first divergence of the result.
   const captures: DivergenceCapture[] = [];
   const maxActive = Math.max(1, options.maxActiveSessions ?? DEFAULT_MAX_OPEN_SESSIONS);
-  /** Summaries of sessions finished early, as JSON text until the end (a log may hold thousands). */
-  const retired: string[] = [];
+  /** Summaries of sessions finished early, as packed JSON text until the end (a log may hold thousands). */
+  const retired = new PackedTexts();
   const idleNote = `ended when idle: ${maxActive} newer sessions had started since its last record (sessions are ended when idle, to bound memory)`;
   const reopenedNote = `this ctx was seen before, and ended when idle after ${maxActive} newer sessions had started; it starts over here without its earlier state`;
   const router: SessionRouter<Session> = new SessionRouter<Session>(
@@ -147,7 +148,7 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
         // matters only if the ctx shows up again, which the next session then says.
         s.note(idleNote);
         s.finish();
-        retired.push(JSON.stringify(s.summary()));
+        retired.add(JSON.stringify(s.summary()));
         collector.forget(s.order);
       },
     },
@@ -193,11 +194,8 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
   for (const s of list) s.finish();
   const { findings, idMap } = collector.finalize((n) => n);
   const summaries: SessionSummary[] = [];
-  // Read back one by one, each text dropped once read.
-  for (let i = 0; i < retired.length; i++) {
-    summaries.push(JSON.parse(retired[i]!) as SessionSummary);
-    retired[i] = '';
-  }
+  for (let i = 0; i < retired.size; i++) summaries.push(JSON.parse(retired.get(i)) as SessionSummary);
+  retired.clear();
   for (const s of list) summaries.push(s.summary());
   let first: FirstDivergence | undefined;
   for (const c of captures) {
