@@ -8,7 +8,7 @@ export type { TraceWriter, TraceHeaderInfo } from './trace/writer.js';
 export * from './protocol/index.js';
 export { formatValue, valueToJson } from './protocol/format.js';
 export * from './replay/index.js';
-export { renderAnalysisText, analysisToJson, summaryLine, groupRoots, DEFAULT_MAX_FINDINGS } from './report/analysis.js';
+export { renderAnalysisText, analysisToJson, analysisStreamToJson, summaryLine, groupRoots, DEFAULT_MAX_FINDINGS } from './report/analysis.js';
 export type { TextReportOptions, FindingGroup } from './report/analysis.js';
 export { findingIds } from './report/finding-ids.js';
 export { FINDING_HELP, findingDocsLink } from './report/help.js';

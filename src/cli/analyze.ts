@@ -1,7 +1,7 @@
 import { appendFile } from 'node:fs/promises';
-import { analyze, FINDING_KINDS, SEVERITY_RANK, type AnalysisResult, type Finding, type FindingKind, type RecordBatches, type Severity } from '../replay/index.js';
+import { analyzeStream, FINDING_KINDS, SEVERITY_RANK, type AnalysisResult, type AnalysisSummary, type Finding, type FindingKind, type RecordBatches, type Severity } from '../replay/index.js';
 import type { Revision } from '../protocol/revisions.js';
-import { analysisToJson, renderAnalysisText } from '../report/analysis.js';
+import { analysisStreamToJson, analysisToJson, renderAnalysisText } from '../report/analysis.js';
 import { jsonDocument } from '../report/json-chunks.js';
 import { findingIds } from '../report/finding-ids.js';
 import { wrapLine } from '../report/wrap.js';
@@ -69,7 +69,7 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
   for await (const { batches } of readInputs(inputs, io, problems)) sources.push({ records: { batches } });
   const progress = new Progress(io, format !== 'json');
   const position = new InputPosition(inputs);
-  const result = await analyze(sources.length === 1 ? sources[0]!.records : { inputs: sources }, {
+  const stream = await analyzeStream(sources.length === 1 ? sources[0]!.records : { inputs: sources }, {
     ...(opts.rev && { rev: opts.rev }),
     ...(symbols && { symbols }),
     ...(opts.jsHeap && { jsHeap: opts.jsHeap }),
@@ -81,7 +81,7 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
   progress.done();
   for (const p of problems) io.stderr.write(`${err.red('error:')} ${p.message}\n`);
   if (problems.length) return EXIT_BAD_INPUT;
-  if (result.summary.records === 0) {
+  if (stream.summary.records === 0) {
     const message = `no @btrace records found in ${inputs.join(', ')}`;
     if (!opts.allowEmpty) {
       io.stderr.write(`${err.red('error:')} ${message} (pass --allow-empty to accept a log without any)\n`);
@@ -89,6 +89,13 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
     }
     io.stderr.write(`${err.yellow('note:')} ${message}\n`);
   }
+  const threshold = SEVERITY_RANK[opts.failOn ?? 'error'];
+  // The whole report of every finding, in order: written as the findings are read back, never all in memory.
+  if (format === 'json' && opts.explain === undefined && !opts.junit && opts.kind === undefined && opts.ctx === undefined && opts.session === undefined) {
+    await writeChunks(io.stdout, jsonDocument(analysisStreamToJson(stream, inputs)));
+    return verdict(stream.summary, inputs, threshold, io, err);
+  }
+  const result: AnalysisResult = { findings: [...stream.findings], sessions: [...stream.sessions], summary: stream.summary, ...(stream.firstDivergence && { firstDivergence: stream.firstDivergence }) };
   const ids = findingIds(result.findings);
   const width = io.stdoutIsTTY && format !== 'json' ? io.stdoutColumns : undefined;
   const wrapped = function* (lines: Iterable<string>): Generator<string> {
@@ -134,14 +141,25 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
     }
   }
   if (opts.junit) await writeOptionFile('--junit', opts.junit, junitXml(sessions));
-  // Only a record that could not be read at all makes the input "bad"; findings decide exit 1.
-  const unreadable = nothingReadable(result, inputs);
-  if (unreadable) {
-    io.stderr.write(`${err.red('error:')} ${unreadable}\n`);
-    return EXIT_BAD_INPUT;
+  if (filter) {
+    const unreadable = nothingReadable(result.summary, inputs);
+    if (unreadable) return badInput(unreadable, io, err);
+    return result.findings.some((f, i) => filter.shown.has(i) && SEVERITY_RANK[f.severity] >= threshold) ? EXIT_FINDINGS : EXIT_OK;
   }
-  const threshold = SEVERITY_RANK[opts.failOn ?? 'error'];
-  return result.findings.some((f, i) => (!filter || filter.shown.has(i)) && SEVERITY_RANK[f.severity] >= threshold) ? EXIT_FINDINGS : EXIT_OK;
+  return verdict(result.summary, inputs, threshold, io, err);
+}
+
+/** Only a record that could not be read at all makes the input "bad"; findings at or above the threshold decide exit 1. */
+function verdict(summary: AnalysisSummary, inputs: readonly string[], threshold: number, io: CliIO, err: ReturnType<typeof colorFor>): number {
+  const unreadable = nothingReadable(summary, inputs);
+  if (unreadable) return badInput(unreadable, io, err);
+  const severities = Object.keys(summary.bySeverity) as Severity[];
+  return severities.some((s) => summary.bySeverity[s] > 0 && SEVERITY_RANK[s] >= threshold) ? EXIT_FINDINGS : EXIT_OK;
+}
+
+function badInput(message: string, io: CliIO, err: ReturnType<typeof colorFor>): number {
+  io.stderr.write(`${err.red('error:')} ${message}\n`);
+  return EXIT_BAD_INPUT;
 }
 
 function idLookup(result: AnalysisResult, ids: readonly string[]): (f: Finding) => string | undefined {

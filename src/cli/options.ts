@@ -1,7 +1,7 @@
 import { access, constants, stat, writeFile } from 'node:fs/promises';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
-import type { AnalysisResult } from '../replay/index.js';
+import type { AnalysisSummary } from '../replay/index.js';
 import { InvalidArgumentError } from 'commander';
 import { isRevision, REVISIONS, type Revision } from '../protocol/revisions.js';
 import { parseSymbolTable, type SymbolTable } from '../protocol/helpers.js';
@@ -115,8 +115,7 @@ export function formatFromExtension<T extends string>(path: string | undefined, 
  * Exit 2 for a trace that had records, none of them readable (analyze, timeline and diff
  * agree on it): the one-line error to print, or undefined when something was read.
  */
-export function nothingReadable(result: AnalysisResult, inputs: readonly string[]): string | undefined {
-  const s = result.summary;
-  if (s.messages > 0 || s.records === 0 || !result.findings.every((f) => f.kind === 'bad-record')) return undefined;
+export function nothingReadable(s: AnalysisSummary, inputs: readonly string[]): string | undefined {
+  if (s.messages > 0 || s.records === 0 || !Object.keys(s.byKind).every((k) => k === 'bad-record')) return undefined;
   return `nothing readable in ${inputs.join(', ')}: ${s.records} record${s.records === 1 ? '' : 's'}, none of them could be read (see dump for each)`;
 }

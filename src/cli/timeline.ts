@@ -83,7 +83,7 @@ export async function runTimeline(inputs: string[], opts: TimelineCliOptions, io
     return EXIT_BAD_INPUT;
   }
   // As analyze: a trace whose every record is unreadable is bad input, not an empty chart.
-  const unreadable = nothingReadable(data.result, inputs);
+  const unreadable = nothingReadable(data.result.summary, inputs);
   if (unreadable) {
     io.stderr.write(`${err.red('error:')} ${unreadable}\n`);
     return EXIT_BAD_INPUT;

@@ -14,7 +14,7 @@
  * - The result lists every root first, ordered by where it was detected, then every kept
  *   consequence in the same order.
  */
-import type { Finding, FindingKind } from './findings.js';
+import type { Finding, FindingKind, Severity } from './findings.js';
 import { BoundedMap } from './ids.js';
 import { PackedTexts } from './packed-text.js';
 
@@ -51,6 +51,9 @@ interface Item {
   readonly id: number;
   /** The finding; once its session is finished, the number of its JSON text in `packed`. */
   finding: Finding | number;
+  /** The finding's kind and severity, readable without reading a packed finding back. */
+  kind: FindingKind;
+  severity: Severity;
   readonly session: number;
   /** Detection position in its session (event counter). */
   readonly at: number;
@@ -144,7 +147,7 @@ export class Collector {
       return undefined;
     }
     const id = this.serial++;
-    const item: Item = { id, finding: f, session, at, root: !root, ...(root && { causedBy: root.id }), consequences: 0, suppressed: 0 };
+    const item: Item = { id, finding: f, kind: f.kind, severity: f.severity, session, at, root: !root, ...(root && { causedBy: root.id }), consequences: 0, suppressed: 0 };
     this.items.set(id, item);
     s.items.push(item);
     if (!root) {
@@ -159,7 +162,11 @@ export class Collector {
   amend(session: number, key: string, change: (f: Finding) => Finding): void {
     const id = this.sessions.get(session)?.keys.get(key);
     const item = id === undefined ? undefined : this.items.get(id);
-    if (item && typeof item.finding !== 'number') item.finding = change(item.finding);
+    if (item && typeof item.finding !== 'number') {
+      const f = (item.finding = change(item.finding));
+      item.kind = f.kind;
+      item.severity = f.severity;
+    }
   }
 
   /**
@@ -182,30 +189,64 @@ export class Collector {
     return Object.fromEntries(this.state(session).suppressed);
   }
 
-  /** Orders, links and returns the findings. `idMap` maps internal ids to result indices. */
-  finalize(sessionOrder: (session: number) => number): { findings: Finding[]; idMap: Map<number, number> } {
+  /**
+   * Orders and links the findings. They are read back one at a time as `findings()` is
+   * iterated (once), so a report can write them out without holding them all; each packed
+   * text is released once read. `idMap` maps internal ids to result indices.
+   */
+  finalizeStream(sessionOrder: (session: number) => number): OrderedFindings {
     const kept = [...this.items.values()];
+    this.items.clear();
     const cmp = (a: Item, b: Item): number => sessionOrder(a.session) - sessionOrder(b.session) || a.at - b.at || a.id - b.id;
     const roots = kept.filter((i) => i.root).sort(cmp);
-    const cons = kept.filter((i) => !i.root).sort(cmp);
-    const ordered = [...roots, ...cons];
+    const ordered = roots.concat(kept.filter((i) => !i.root).sort(cmp));
     const idMap = new Map<number, number>();
-    ordered.forEach((i, n) => idMap.set(i.id, n));
-    this.items.clear();
-    const findings = ordered.map((i) => {
-      const f: Finding = typeof i.finding === 'number' ? (JSON.parse(this.packed.get(i.finding)) as Finding) : { ...i.finding };
-      i.finding = f;
-      if (i.root && i.consequences > 0) {
-        f.consequences = i.consequences;
-        if (i.suppressed > 0) f.detail = { ...f.detail, suppressedConsequences: i.suppressed };
-      }
-      if (!i.root && i.causedBy !== undefined) {
-        const idx = idMap.get(i.causedBy);
-        if (idx !== undefined) f.causedBy = idx;
-      }
-      return f;
+    const bySeverity: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
+    const byKind: Record<string, number> = {};
+    ordered.forEach((i, n) => {
+      idMap.set(i.id, n);
+      bySeverity[i.severity]++;
+      byKind[i.kind] = (byKind[i.kind] ?? 0) + 1;
     });
-    this.packed.clear();
-    return { findings, idMap };
+    const packed = this.packed;
+    function* findings(): Generator<Finding> {
+      try {
+        for (let n = 0; n < ordered.length; n++) {
+          const i = ordered[n]!;
+          const f: Finding = typeof i.finding === 'number' ? (JSON.parse(packed.get(i.finding)) as Finding) : { ...i.finding };
+          // Nothing of it is needed once handed over.
+          ordered[n] = undefined as unknown as Item;
+          if (i.root && i.consequences > 0) {
+            f.consequences = i.consequences;
+            if (i.suppressed > 0) f.detail = { ...f.detail, suppressedConsequences: i.suppressed };
+          }
+          if (!i.root && i.causedBy !== undefined) {
+            const idx = idMap.get(i.causedBy);
+            if (idx !== undefined) f.causedBy = idx;
+          }
+          yield f;
+        }
+      } finally {
+        packed.clear();
+      }
+    }
+    return { count: ordered.length, roots: roots.length, bySeverity, byKind, idMap, findings: findings() };
   }
+
+  /** Orders, links and returns the findings (all of them in memory; see `finalizeStream`). */
+  finalize(sessionOrder: (session: number) => number): { findings: Finding[]; idMap: Map<number, number> } {
+    const r = this.finalizeStream(sessionOrder);
+    return { findings: [...r.findings], idMap: r.idMap };
+  }
+}
+
+/** The kept findings in result order, with what the summary needs counted beforehand. */
+export interface OrderedFindings {
+  readonly count: number;
+  readonly roots: number;
+  readonly bySeverity: Record<Severity, number>;
+  readonly byKind: Record<string, number>;
+  readonly idMap: Map<number, number>;
+  /** One pass, in result order. */
+  readonly findings: Iterable<Finding>;
 }

@@ -124,7 +124,28 @@ export interface AnalysisResult {
   firstDivergence?: FirstDivergence;
 }
 
+/**
+ * An analysis whose findings and session summaries are read back one at a time as they are
+ * iterated, for reports that write them out in order (`analyze --json`): the replay keeps
+ * a finished session's findings and summary packed (out of the heap, and past a few MiB in
+ * a temporary file), so neither the replay nor such a report holds them all at once.
+ * Each of `findings` and `sessions` can be iterated once; `analyze` collects both.
+ */
+export interface AnalysisStream {
+  readonly summary: AnalysisSummary;
+  readonly firstDivergence?: FirstDivergence;
+  /** Root causes first, ordered by where they were detected; then their consequences. One pass. */
+  readonly findings: Iterable<Finding>;
+  /** In the order the sessions started. One pass. */
+  readonly sessions: Iterable<SessionSummary>;
+}
+
 export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {}): Promise<AnalysisResult> {
+  const r = await analyzeStream(source, options);
+  return { findings: [...r.findings], sessions: [...r.sessions], summary: r.summary, ...(r.firstDivergence && { firstDivergence: r.firstDivergence }) };
+}
+
+export async function analyzeStream(source: AnalyzeSource, options: AnalyzeOptions = {}): Promise<AnalysisStream> {
   const realHeap = options.jsHeap ? await loadJsHeap(options.jsHeap) : undefined;
   const collector = new Collector(options.maxConsequences ?? 50, options.maxRootsPerKind ?? 1000, options.maxFindings ?? 20_000);
   // Only the capture of the earliest session can be the first divergence of the result.
@@ -132,6 +153,9 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
   const maxActive = Math.max(1, options.maxActiveSessions ?? DEFAULT_MAX_OPEN_SESSIONS);
   /** Summaries of sessions finished early, as packed JSON text until the end (a log may hold thousands). */
   const retired = new PackedTexts();
+  // What the summary adds up of the retired sessions, counted as they retire.
+  let retiredRecords = 0;
+  let retiredMessages = 0;
   const idleNote = `ended when idle: ${maxActive} newer sessions had started since its last record (sessions are ended when idle, to bound memory)`;
   const reopenedNote = `this ctx was seen before, and ended when idle after ${maxActive} newer sessions had started; it starts over here without its earlier state`;
   const router: SessionRouter<Session> = new SessionRouter<Session>(
@@ -148,7 +172,10 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
         // matters only if the ctx shows up again, which the next session then says.
         s.note(idleNote);
         s.finish();
-        retired.add(JSON.stringify(s.summary()));
+        const summary = s.summary();
+        retiredRecords += summary.records;
+        retiredMessages += summary.messages;
+        retired.add(JSON.stringify(summary));
         collector.forget(s.order);
       },
     },
@@ -192,11 +219,9 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
   }
   const list = router.openSessions().sort((a, b) => a.order - b.order);
   for (const s of list) s.finish();
-  const { findings, idMap } = collector.finalize((n) => n);
-  const summaries: SessionSummary[] = [];
-  for (let i = 0; i < retired.size; i++) summaries.push(JSON.parse(retired.get(i)) as SessionSummary);
-  retired.clear();
-  for (const s of list) summaries.push(s.summary());
+  const ordered = collector.finalizeStream((n) => n);
+  const idMap = ordered.idMap;
+  const open = list.map((s) => s.summary());
   let first: FirstDivergence | undefined;
   for (const c of captures) {
     const idx = idMap.get(c.findingId);
@@ -204,26 +229,26 @@ export async function analyze(source: AnalyzeSource, options: AnalyzeOptions = {
     if (!c.rust || !c.js) continue;
     if (!first || idx < first.finding) first = { finding: idx, message: c.message, window: c.window, rustState: c.rust.state, jsState: c.js.state, stateAfter: { rust: c.rust.message, js: c.js.message } };
   }
-  const bySeverity: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
-  const byKind: Record<string, number> = {};
-  let roots = 0;
-  for (const f of findings) {
-    bySeverity[f.severity]++;
-    byKind[f.kind] = (byKind[f.kind] ?? 0) + 1;
-    if (f.causedBy === undefined) roots++;
+  function* sessions(): Generator<SessionSummary> {
+    try {
+      for (let i = 0; i < retired.size; i++) yield JSON.parse(retired.get(i)) as SessionSummary;
+    } finally {
+      retired.clear();
+    }
+    yield* open;
   }
   return {
-    findings,
-    sessions: summaries,
+    findings: ordered.findings,
+    sessions: sessions(),
     summary: {
-      sessions: summaries.length,
-      records: summaries.reduce((n, s) => n + s.records, 0),
-      messages: summaries.reduce((n, s) => n + s.messages, 0),
-      findings: findings.length,
-      roots,
-      consequences: findings.length - roots,
-      bySeverity,
-      byKind,
+      sessions: retired.size + open.length,
+      records: open.reduce((n, s) => n + s.records, retiredRecords),
+      messages: open.reduce((n, s) => n + s.messages, retiredMessages),
+      findings: ordered.count,
+      roots: ordered.roots,
+      consequences: ordered.count - ordered.roots,
+      bySeverity: ordered.bySeverity,
+      byKind: ordered.byKind,
     },
     ...(first && { firstDivergence: first }),
   };

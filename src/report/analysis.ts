@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk';
-import { FINDING_INFO, type AnalysisResult, type Finding, type FindingKind, type JsSnapshot, type RustSnapshot, type SessionSummary, type Severity } from '../replay/index.js';
-import { findingIds } from './finding-ids.js';
+import { FINDING_INFO, type AnalysisResult, type AnalysisStream, type Finding, type FindingKind, type JsSnapshot, type RustSnapshot, type SessionSummary, type Severity } from '../replay/index.js';
+import { FindingIds, findingIds } from './finding-ids.js';
+import { JsonArrayStream, JsonLater } from './json-chunks.js';
 import { FINDING_HELP, findingDocsLink } from './help.js';
 import { formatFindingLocation } from './location.js';
 
@@ -433,5 +434,31 @@ export function analysisToJson(result: AnalysisResult, inputs: readonly string[]
     ...(shown && { filtered: { shown: shown.size, of: result.findings.length } }),
     findings,
     ...(result.firstDivergence && { firstDivergence: { ...result.firstDivergence, id: ids[result.firstDivergence.finding] } }),
+  };
+}
+
+/**
+ * The same document as `analysisToJson` of the collected result, for `jsonDocument` to write
+ * as the analysis is read back: sessions and findings one at a time, each finding's ID made
+ * as it is reached (an ID depends only on the findings before it).
+ */
+export function analysisStreamToJson(stream: AnalysisStream, inputs: readonly string[]): Record<string, unknown> {
+  const ids: string[] = [];
+  const maker = new FindingIds();
+  function* findings(): Generator<Record<string, unknown>> {
+    for (const f of stream.findings) {
+      const id = maker.next(f);
+      ids.push(id);
+      yield { id, ...f, ...(f.causedBy !== undefined && { causedById: ids[f.causedBy] }) };
+    }
+  }
+  const first = stream.firstDivergence;
+  return {
+    version: 1,
+    inputs: [...inputs],
+    summary: stream.summary,
+    sessions: new JsonArrayStream(stream.summary.sessions, stream.sessions),
+    findings: new JsonArrayStream(stream.summary.findings, findings()),
+    ...(first && { firstDivergence: new JsonLater(() => ({ ...first, id: ids[first.finding] })) }),
   };
 }

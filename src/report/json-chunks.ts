@@ -7,6 +7,22 @@
 /** Arrays this long or longer are written one element at a time; shorter values in one piece. */
 const PIECEWISE = 64;
 
+/**
+ * An array given as its length and a one-pass iterable of its elements, written exactly as
+ * the array itself would be, without the array ever being in memory (when it is long).
+ */
+export class JsonArrayStream {
+  constructor(
+    readonly length: number,
+    readonly items: Iterable<unknown>,
+  ) {}
+}
+
+/** A value made only when the writer reaches it (it may depend on what was written before). */
+export class JsonLater {
+  constructor(readonly make: () => unknown) {}
+}
+
 /** The pretty-printed JSON of `value` (2-space indent, as JSON.stringify gives it), in pieces. */
 export function* jsonChunks(value: unknown): Generator<string> {
   yield* chunksAt(value, '');
@@ -19,17 +35,17 @@ export function* jsonDocument(value: unknown): Generator<string> {
 }
 
 function* chunksAt(value: unknown, indent: string): Generator<string> {
+  if (value instanceof JsonLater) {
+    yield* chunksAt(value.make(), indent);
+    return;
+  }
+  if (value instanceof JsonArrayStream) {
+    if (value.length >= PIECEWISE) yield* elementChunks(value.items, indent);
+    else yield* chunksAt([...value.items], indent);
+    return;
+  }
   if (Array.isArray(value) && value.length >= PIECEWISE) {
-    const inner = `${indent}  `;
-    yield '[';
-    for (let i = 0; i < value.length; i++) {
-      yield `${i === 0 ? '' : ','}\n${inner}`;
-      // JSON.stringify writes holes, undefined and functions in arrays as null.
-      const v: unknown = value[i];
-      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') yield 'null';
-      else yield* chunksAt(v, inner);
-    }
-    yield `\n${indent}]`;
+    yield* elementChunks(value, indent);
     return;
   }
   if (isPlainObject(value) && hasBigArray(value)) {
@@ -51,17 +67,31 @@ function* chunksAt(value: unknown, indent: string): Generator<string> {
   yield indent === '' ? text : text.replaceAll('\n', `\n${indent}`);
 }
 
+function* elementChunks(items: Iterable<unknown>, indent: string): Generator<string> {
+  const inner = `${indent}  `;
+  let first = true;
+  yield '[';
+  // for..of gives a hole as undefined: JSON.stringify writes holes, undefined and functions in arrays as null.
+  for (const v of items) {
+    yield `${first ? '' : ','}\n${inner}`;
+    first = false;
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') yield 'null';
+    else yield* chunksAt(v, inner);
+  }
+  yield `\n${indent}]`;
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const proto = Object.getPrototypeOf(v) as unknown;
   return (proto === Object.prototype || proto === null) && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
 }
 
-/** Whether an object holds (directly) an array worth writing piecewise. */
+/** Whether an object holds (directly) an array worth writing piecewise, or a value only the writer can make. */
 function hasBigArray(v: Record<string, unknown>): boolean {
   for (const key of Object.keys(v)) {
     const x = v[key];
-    if (Array.isArray(x) && x.length >= PIECEWISE) return true;
+    if ((Array.isArray(x) && x.length >= PIECEWISE) || x instanceof JsonArrayStream || x instanceof JsonLater) return true;
   }
   return false;
 }

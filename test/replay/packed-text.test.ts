@@ -28,3 +28,24 @@ describe('PackedTexts', () => {
     expect(p.get(p.add('second'))).toBe('second');
   });
 });
+
+describe('PackedTexts past its memory limit', () => {
+  it('moves full blocks to a temporary file and reads them back from it', () => {
+    const p = new PackedTexts(0);
+    const texts: string[] = [];
+    for (let i = 0; i < 2000; i++) texts.push(`{"n":${i},"text":"${'ü'.repeat(i % 900)}${'z'.repeat(700)}"}`);
+    const numbers = texts.map((t) => p.add(t));
+    expect(p.spilled).toBe(true);
+    // Out of order, as the collector reads them.
+    for (let i = numbers.length - 1; i >= 0; i -= 3) expect(p.get(numbers[i]!)).toBe(texts[i]);
+    for (let i = 0; i < numbers.length; i += 7) expect(p.get(numbers[i]!)).toBe(texts[i]);
+    p.clear();
+    expect(p.spilled).toBe(false);
+  });
+
+  it('keeps everything in memory below the limit', () => {
+    const p = new PackedTexts();
+    for (let i = 0; i < 100; i++) p.add('x'.repeat(10_000));
+    expect(p.spilled).toBe(false);
+  });
+});

@@ -1,0 +1,50 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { analyze, analyzeStream } from '../../src/replay/index.js';
+import { analysisStreamToJson, analysisToJson } from '../../src/report/analysis.js';
+import { jsonDocument } from '../../src/report/json-chunks.js';
+import { openTraceBatches } from '../../src/trace/source.js';
+
+// A broken sample (one root cause, five consequences, a first divergence), and the same under
+// 100 ctx labels one after another: past the open-session limit, sessions retire and their
+// findings and summaries are packed, so the stream reads them back.
+const sample = 'traces/deep-nesting.legacy.batch.log';
+const lines = readFileSync(sample, 'utf8').split('\n').filter((l) => l.startsWith('@btrace'));
+const many = join(mkdtempSync(join(tmpdir(), 'btrace-stream-')), 'many.log');
+const copies = Array.from({ length: 100 }, (_, i) => lines.map((l) => l.replace(/^@btrace (meta )?/, (m) => `${m}ctx=s${i} `)));
+writeFileSync(many, copies.flat().join('\n') + '\n');
+
+const text = (chunks: Iterable<string>): string => [...chunks].join('');
+
+describe('analysisStreamToJson', () => {
+  // Arrays of 64 elements or more are written piecewise; shorter ones in one piece.
+  for (const [name, file, sessions, findings] of [
+    ['one session, few findings', sample, 1, 6],
+    ['100 sessions retired as they go, 600 findings', many, 100, 600],
+  ] as const) {
+    it(`writes the same document as analysisToJson of the collected result: ${name}`, async () => {
+      const options = { maxActiveSessions: 8 };
+      const result = await analyze({ batches: openTraceBatches(file) }, options);
+      const streamed = text(jsonDocument(analysisStreamToJson(await analyzeStream({ batches: openTraceBatches(file) }, options), [file])));
+      const collected = text(jsonDocument(analysisToJson(result, [file])));
+      expect(result.firstDivergence).toBeDefined();
+      expect([result.sessions.length, result.findings.length]).toEqual([sessions, findings]);
+      expect(streamed).toBe(collected);
+      expect(streamed).toBe(JSON.stringify(analysisToJson(result, [file]), null, 2) + '\n');
+      const doc = JSON.parse(streamed) as { sessions: unknown[]; findings: Array<{ causedById?: string }>; firstDivergence: { id: string } };
+      expect(doc.sessions).toHaveLength(result.sessions.length);
+      expect(doc.findings).toHaveLength(result.findings.length);
+      expect(doc.findings.some((f) => f.causedById !== undefined)).toBe(true);
+      expect(doc.firstDivergence.id).toMatch(/^[0-9a-f]{6}/);
+    });
+  }
+
+  it('reads each finding back once: a second pass finds nothing', async () => {
+    const stream = await analyzeStream({ batches: openTraceBatches(many) }, { maxActiveSessions: 8 });
+    expect([...stream.findings]).toHaveLength(stream.summary.findings);
+    expect([...stream.findings]).toHaveLength(0);
+    expect([...stream.sessions]).toHaveLength(100);
+  });
+});
