@@ -1,7 +1,8 @@
 import { appendFile } from 'node:fs/promises';
 import { analyzeStream, FINDING_KINDS, SEVERITY_RANK, type AnalysisResult, type AnalysisSummary, type Finding, type FindingKind, type RecordBatches, type Severity } from '../replay/index.js';
 import type { Revision } from '../protocol/revisions.js';
-import { analysisStreamToJson, analysisToJson, renderAnalysisText } from '../report/analysis.js';
+import { analysisStreamToJson, analysisToJson, renderAnalysisText, tableIds } from '../report/analysis.js';
+import { viewOfStream } from '../report/analysis-view.js';
 import { jsonDocument } from '../report/json-chunks.js';
 import { findingIds } from '../report/finding-ids.js';
 import { wrapLine } from '../report/wrap.js';
@@ -90,13 +91,6 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
     io.stderr.write(`${err.yellow('note:')} ${message}\n`);
   }
   const threshold = SEVERITY_RANK[opts.failOn ?? 'error'];
-  // The whole report of every finding, in order: written as the findings are read back, never all in memory.
-  if (format === 'json' && opts.explain === undefined && !opts.junit && opts.kind === undefined && opts.ctx === undefined && opts.session === undefined) {
-    await writeChunks(io.stdout, jsonDocument(analysisStreamToJson(stream, inputs)));
-    return verdict(stream.summary, inputs, threshold, io, err);
-  }
-  const result: AnalysisResult = { findings: [...stream.findings], sessions: [...stream.sessions], summary: stream.summary, ...(stream.firstDivergence && { firstDivergence: stream.firstDivergence }) };
-  const ids = findingIds(result.findings);
   const width = io.stdoutIsTTY && format !== 'json' ? io.stdoutColumns : undefined;
   const wrapped = function* (lines: Iterable<string>): Generator<string> {
     for (const line of lines) {
@@ -105,6 +99,28 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
     }
   };
   const write = (lines: Iterable<string>): Promise<void> => writeChunks(io.stdout, asLines(wrapped(lines)));
+  // The plain reports never hold every finding and session summary: the JSON document is
+  // written as they are read back, the text report counts over them and reads in full only
+  // those it prints. Filters, --explain and the CI formats work on the collected result.
+  if (opts.explain === undefined && !opts.junit && opts.kind === undefined && opts.ctx === undefined && opts.session === undefined) {
+    if (format === 'json') {
+      await writeChunks(io.stdout, jsonDocument(analysisStreamToJson(stream, inputs)));
+      return verdict(stream.summary, inputs, threshold, io, err);
+    }
+    if (format === 'text') {
+      const view = viewOfStream(stream);
+      await write(
+        renderAnalysisText(view, inputs, color, {
+          ids: tableIds(view.findings),
+          ...(opts.quiet && { quiet: true }),
+          ...(opts.maxFindings !== undefined && { maxFindings: opts.maxFindings }),
+        }),
+      );
+      return verdict(stream.summary, inputs, threshold, io, err);
+    }
+  }
+  const result: AnalysisResult = { findings: [...stream.findings], sessions: [...stream.sessions], summary: stream.summary, ...(stream.firstDivergence && { firstDivergence: stream.firstDivergence }) };
+  const ids = findingIds(result.findings);
 
   if (opts.explain !== undefined) {
     const index = ids.indexOf(opts.explain);

@@ -14,7 +14,7 @@
  * - The result lists every root first, ordered by where it was detected, then every kept
  *   consequence in the same order.
  */
-import type { Finding, FindingKind, Severity } from './findings.js';
+import type { Finding, FindingKind, FindingTable, Severity } from './findings.js';
 import { BoundedMap } from './ids.js';
 import { PackedTexts } from './packed-text.js';
 
@@ -54,6 +54,8 @@ interface Item {
   /** The finding's kind and severity, readable without reading a packed finding back. */
   kind: FindingKind;
   severity: Severity;
+  /** Of a packed finding, what a table reads without reading it back (set when it is packed). */
+  packedFacts?: { certainty: Finding['certainty']; ctx: string | undefined; consequences: number | undefined; causedBy: number | undefined };
   readonly session: number;
   /** Detection position in its session (event counter). */
   readonly at: number;
@@ -176,7 +178,13 @@ export class Collector {
    */
   forget(session: number): void {
     const s = this.sessions.get(session);
-    if (s) for (const item of s.items) if (typeof item.finding !== 'number') item.finding = this.packed.add(JSON.stringify(item.finding));
+    if (!s) return;
+    for (const item of s.items) {
+      const f = item.finding;
+      if (typeof f === 'number') continue;
+      item.packedFacts = { certainty: f.certainty, ctx: f.location.ctx, consequences: f.consequences, causedBy: f.causedBy };
+      item.finding = this.packed.add(JSON.stringify(f));
+    }
     this.sessions.delete(session);
   }
 
@@ -209,28 +217,66 @@ export class Collector {
       byKind[i.kind] = (byKind[i.kind] ?? 0) + 1;
     });
     const packed = this.packed;
-    function* findings(): Generator<Finding> {
+    /** Item `i` as a finding of the result: read back, with its links and counts. */
+    const whole = (i: Item): Finding => {
+      const f: Finding = typeof i.finding === 'number' ? (JSON.parse(packed.get(i.finding)) as Finding) : { ...i.finding };
+      if (i.root && i.consequences > 0) {
+        f.consequences = i.consequences;
+        if (i.suppressed > 0) f.detail = { ...f.detail, suppressedConsequences: i.suppressed };
+      }
+      if (!i.root && i.causedBy !== undefined) {
+        const idx = idMap.get(i.causedBy);
+        if (idx !== undefined) f.causedBy = idx;
+      }
+      return f;
+    };
+    let used = false;
+    const once = (): void => {
+      if (used) throw new Error('the findings of an analysis are read once');
+      used = true;
+    };
+    function* read(): Generator<Finding> {
+      once();
       try {
         for (let n = 0; n < ordered.length; n++) {
-          const i = ordered[n]!;
-          const f: Finding = typeof i.finding === 'number' ? (JSON.parse(packed.get(i.finding)) as Finding) : { ...i.finding };
+          const f = whole(ordered[n]!);
           // Nothing of it is needed once handed over.
           ordered[n] = undefined as unknown as Item;
-          if (i.root && i.consequences > 0) {
-            f.consequences = i.consequences;
-            if (i.suppressed > 0) f.detail = { ...f.detail, suppressedConsequences: i.suppressed };
-          }
-          if (!i.root && i.causedBy !== undefined) {
-            const idx = idMap.get(i.causedBy);
-            if (idx !== undefined) f.causedBy = idx;
-          }
           yield f;
         }
       } finally {
         packed.clear();
       }
     }
-    return { count: ordered.length, roots: roots.length, bySeverity, byKind, idMap, findings: findings() };
+    const table = (): FindingTable => {
+      once();
+      const fact = <K extends 'certainty' | 'ctx' | 'consequences' | 'causedBy'>(n: number, key: K): NonNullable<Item['packedFacts']>[K] => {
+        const i = ordered[n]!;
+        if (i.packedFacts) return i.packedFacts[key];
+        const f = i.finding as Finding;
+        return (key === 'ctx' ? f.location.ctx : f[key as Exclude<K, 'ctx'>]) as NonNullable<Item['packedFacts']>[K];
+      };
+      return {
+        length: ordered.length,
+        at: (n) => whole(ordered[n]!),
+        kind: (n) => ordered[n]!.kind,
+        severity: (n) => ordered[n]!.severity,
+        certainty: (n) => fact(n, 'certainty'),
+        // As `whole` links them.
+        causedBy: (n) => {
+          const i = ordered[n]!;
+          const idx = !i.root && i.causedBy !== undefined ? idMap.get(i.causedBy) : undefined;
+          return idx ?? fact(n, 'causedBy');
+        },
+        consequences: (n) => {
+          const i = ordered[n]!;
+          return i.root && i.consequences > 0 ? i.consequences : fact(n, 'consequences');
+        },
+        ctx: (n) => fact(n, 'ctx'),
+      };
+    };
+    const findings: PackedFindings = { [Symbol.iterator]: read, table };
+    return { count: ordered.length, roots: roots.length, bySeverity, byKind, idMap, findings };
   }
 
   /** Orders, links and returns the findings (all of them in memory; see `finalizeStream`). */
@@ -238,6 +284,15 @@ export class Collector {
     const r = this.finalizeStream(sessionOrder);
     return { findings: [...r.findings], idMap: r.idMap };
   }
+}
+
+/**
+ * The findings of an analysis in result order, read back from where the replay packed them.
+ * Read them once: iterate (each finding whole, then released), or take a table (any one
+ * read back when asked for; the pack then stays as long as the table).
+ */
+export interface PackedFindings extends Iterable<Finding> {
+  table(): FindingTable;
 }
 
 /** The kept findings in result order, with what the summary needs counted beforehand. */
@@ -248,5 +303,5 @@ export interface OrderedFindings {
   readonly byKind: Record<string, number>;
   readonly idMap: Map<number, number>;
   /** One pass, in result order. */
-  readonly findings: Iterable<Finding>;
+  readonly findings: PackedFindings;
 }

@@ -152,3 +152,36 @@ export const FINDING_INFO: Readonly<Record<FindingKind, FindingInfo>> = {
   'js-heap-disagrees': { severity: 'error', revisions: 'all (with --js-heap)', provenance: 'analyzer', summary: 'the user\'s JS heap and the built-in model answer a call differently' },
   'leak-summary': { severity: 'info', revisions: 'all', provenance: 'analyzer', summary: 'objects alive at the end, grouped by the function that created them' },
 };
+
+/**
+ * The findings of an analysis as a report reads them: what it counts and groups over every
+ * finding (kind, severity, certainty, links, session), and any one finding in full. An
+ * analysis of many sessions keeps its findings packed (replay/collector.ts); a table reads
+ * one back only when it is asked for in full.
+ */
+export interface FindingTable {
+  readonly length: number;
+  /** Finding `i` in full. */
+  at(i: number): Finding;
+  kind(i: number): FindingKind;
+  severity(i: number): Severity;
+  certainty(i: number): Finding['certainty'];
+  causedBy(i: number): number | undefined;
+  consequences(i: number): number | undefined;
+  /** The ctx of its location. */
+  ctx(i: number): string | undefined;
+}
+
+/** A table over findings held in an array. */
+export function findingTableOf(findings: readonly Finding[]): FindingTable {
+  return {
+    length: findings.length,
+    at: (i) => findings[i]!,
+    kind: (i) => findings[i]!.kind,
+    severity: (i) => findings[i]!.severity,
+    certainty: (i) => findings[i]!.certainty,
+    causedBy: (i) => findings[i]!.causedBy,
+    consequences: (i) => findings[i]!.consequences,
+    ctx: (i) => findings[i]!.location.ctx,
+  };
+}

@@ -7,7 +7,7 @@ import { detectRevision as guessRevision } from '../protocol/detect.js';
 import type { SymbolTable } from '../protocol/helpers.js';
 import type { Revision } from '../protocol/revisions.js';
 import type { MessageRecord, Side, TraceRecord } from '../trace/record.js';
-import { Collector } from './collector.js';
+import { Collector, type PackedFindings } from './collector.js';
 import { PackedTexts } from './packed-text.js';
 import type { Finding, Severity } from './findings.js';
 import type { JsSnapshot } from './js/model.js';
@@ -20,6 +20,7 @@ import { Session } from './session/session.js';
 import type { ReplayStep, SessionSummary } from './session/summary.js';
 
 export * from './findings.js';
+export type { PackedFindings } from './collector.js';
 export type { ReplayStep, SessionSummary, LeakGroup, SessionHelperSource } from './session/summary.js';
 export type { MessageSummary } from './session/divergence.js';
 export type { RustSnapshot } from './rust/model.js';
@@ -134,8 +135,8 @@ export interface AnalysisResult {
 export interface AnalysisStream {
   readonly summary: AnalysisSummary;
   readonly firstDivergence?: FirstDivergence;
-  /** Root causes first, ordered by where they were detected; then their consequences. One pass. */
-  readonly findings: Iterable<Finding>;
+  /** Root causes first, ordered by where they were detected; then their consequences. Read once. */
+  readonly findings: PackedFindings;
   /** In the order the sessions started. One pass. */
   readonly sessions: Iterable<SessionSummary>;
 }

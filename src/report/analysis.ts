@@ -1,7 +1,8 @@
 import type { ChalkInstance } from 'chalk';
-import { FINDING_INFO, type AnalysisResult, type AnalysisStream, type Finding, type FindingKind, type JsSnapshot, type RustSnapshot, type SessionSummary, type Severity } from '../replay/index.js';
+import { FINDING_INFO, findingTableOf, type AnalysisResult, type AnalysisStream, type AnalysisSummary, type Finding, type FindingTable, type FindingKind, type JsSnapshot, type RustSnapshot, type SessionSummary, type Severity } from '../replay/index.js';
 import { FindingIds, findingIds } from './finding-ids.js';
 import { JsonArrayStream, JsonLater } from './json-chunks.js';
+import { SESSIONS_LISTED, sessionDescription, sessionNotes, viewOfResult, type AnalysisView } from './analysis-view.js';
 import { FINDING_HELP, findingDocsLink } from './help.js';
 import { formatFindingLocation } from './location.js';
 
@@ -33,8 +34,6 @@ export const DEFAULT_MAX_FINDINGS = 50;
 const SEVERITY_ORDER: readonly Severity[] = ['error', 'warning', 'info'];
 /** Headlines are kept to about this many columns; the detail goes on the lines under them. */
 const HEADLINE = 104;
-/** Sessions described one by one up to this many; beyond, descriptions and notes are tallied. */
-const SESSIONS_LISTED = 3;
 const TABLE_ROWS = 10;
 /** Kinds that say a record could not be read, not that the allocators disagree. */
 const UNREADABLE: ReadonlySet<FindingKind> = new Set<FindingKind>(['bad-record', 'records-lost']);
@@ -54,32 +53,12 @@ function clipText(s: string, max: number): string {
   return `${(space > max / 2 ? cut.slice(0, space) : cut).replace(/[\s,;:]+$/, '')}…`;
 }
 
-const REVISION_SOURCE: Record<SessionSummary['revisionSource'], string> = {
-  option: 'from --rev',
-  meta: 'from the meta record',
-  guess: 'guessed from the bytes',
-  default: 'assumed: nothing to guess from',
-};
-
-/** A session's description without its label (sessions with the same one are tallied). */
-function sessionDescription(s: SessionSummary): string {
-  const helpers = s.helperSource === 'heuristic' ? 'found by the signature heuristic' : s.helperSource === 'none' ? 'not named (no fn.* meta, no --symbols)' : `named by ${s.helperSource}`;
-  return `${s.revision} (${REVISION_SOURCE[s.revisionSource]}), recorded by ${s.sides.join('+')}, helpers ${helpers}, JS allocator: ${s.allocator === 'model' ? 'built-in model' : 'the --js-heap file'}`;
-}
-
-function sessionLabel(s: SessionSummary): string {
+function sessionLabel(s: { readonly ctx?: string | undefined }): string {
   return s.ctx !== undefined ? `ctx=${s.ctx}` : '(no ctx)';
 }
 
 function countsLine(s: SessionSummary): string {
   return `${plural(s.messages, 'message')}, ${plural(s.ops, 'op')}, heap IDs created rust ${s.heapIdsCreated.rust} / js ${s.heapIdsCreated.js}, freed ${s.heapIdsFreed.rust} / ${s.heapIdsFreed.js}, alive at end ${s.liveAtEnd.rust} / ${s.liveAtEnd.js}, max depth ${s.maxDepth}`;
-}
-
-function sessionNotes(s: SessionSummary): string[] {
-  const notes = [...s.notes];
-  if (s.readings.truncated) notes.push(`more readings of an ambiguous stretch than followed (${s.readings.max}); some findings may be possible rather than definite`);
-  for (const [kind, n] of Object.entries(s.suppressed)) notes.push(`${n} more ${kind} findings not listed`);
-  return notes;
 }
 
 interface Counts {
@@ -89,30 +68,43 @@ interface Counts {
   bySeverity: Record<Severity, number>;
 }
 
-function countOf(result: AnalysisResult, shown: ReadonlySet<number> | undefined): Counts {
+function countOf(findings: FindingTable, shown: ReadonlySet<number> | undefined): Counts {
   const c: Counts = { roots: 0, unreadable: 0, consequences: 0, bySeverity: { error: 0, warning: 0, info: 0 } };
-  result.findings.forEach((f, i) => {
-    if (shown && !shown.has(i)) return;
-    c.bySeverity[f.severity]++;
-    if (f.causedBy !== undefined) c.consequences++;
-    else if (UNREADABLE.has(f.kind)) c.unreadable++;
+  for (let i = 0; i < findings.length; i++) {
+    if (shown && !shown.has(i)) continue;
+    c.bySeverity[findings.severity(i)]++;
+    if (findings.causedBy(i) !== undefined) c.consequences++;
+    else if (UNREADABLE.has(findings.kind(i))) c.unreadable++;
     else c.roots++;
-  });
+  }
   return c;
+}
+
+/** A collected result is read through a view; a view as it is. */
+function asView(x: AnalysisResult | AnalysisView): AnalysisView {
+  return Array.isArray((x as AnalysisResult).findings) ? viewOfResult(x as AnalysisResult) : (x as AnalysisView);
+}
+
+function asTable(x: AnalysisResult | AnalysisView | FindingTable): FindingTable {
+  if ('at' in x) return x;
+  return Array.isArray(x.findings) ? findingTableOf(x.findings) : (x.findings as FindingTable);
 }
 
 /**
  * The one-line verdict at the top. Records that could not be read are counted as such, not
  * as root causes of a divergence.
  */
-export function summaryLine(result: AnalysisResult, color: ChalkInstance, shown?: ReadonlySet<number>): string {
-  const s = result.summary;
-  const c = countOf(result, shown);
+export function summaryLine(result: AnalysisResult | AnalysisView, color: ChalkInstance, shown?: ReadonlySet<number>): string {
+  return verdictLine(result.summary, asTable(result), color, shown);
+}
+
+function verdictLine(s: AnalysisSummary, findings: FindingTable, color: ChalkInstance, shown?: ReadonlySet<number>): string {
+  const c = countOf(findings, shown);
   const total = c.bySeverity.error + c.bySeverity.warning + c.bySeverity.info;
   const scope = `in ${plural(s.messages, 'message')}, ${plural(s.sessions, 'session')}`;
   if (total === 0) {
-    return shown && result.findings.length > 0
-      ? color.green(`✔ no findings match the filter (${plural(result.findings.length, 'finding')} ${scope})`)
+    return shown && findings.length > 0
+      ? color.green(`✔ no findings match the filter (${plural(findings.length, 'finding')} ${scope})`)
       : color.green(`✔ no findings: ${plural(s.messages, 'message')} in ${plural(s.sessions, 'session')} replayed, both allocators agree`);
   }
   const mark = c.bySeverity.error ? color.red('✖') : c.bySeverity.warning ? color.yellow('!') : color.blue('i');
@@ -128,25 +120,33 @@ export interface FindingGroup {
   readonly kind: FindingKind;
   readonly severity: Severity;
   readonly certainty: Finding['certainty'];
-  /** Indexes into `result.findings`. */
+  /** Indexes into the findings. */
   readonly roots: number[];
   consequences: number;
   readonly sessions: Set<string>;
 }
 
-export function groupRoots(result: AnalysisResult, shown?: ReadonlySet<number>): FindingGroup[] {
+export function groupRoots(result: AnalysisResult | AnalysisView, shown?: ReadonlySet<number>): FindingGroup[] {
+  return groupsOf(asTable(result), shown);
+}
+
+function groupsOf(findings: FindingTable, shown?: ReadonlySet<number>): FindingGroup[] {
   const groups = new Map<string, FindingGroup>();
-  result.findings.forEach((f, i) => {
-    if (shown && !shown.has(i)) return;
+  for (let i = 0; i < findings.length; i++) {
+    if (shown && !shown.has(i)) continue;
     // Filtered, a consequence whose root is left out is listed as a root of its own.
-    if (f.causedBy !== undefined && (!shown || shown.has(f.causedBy))) return;
-    const key = `${f.severity}|${f.kind}|${f.certainty ?? ''}`;
+    const causedBy = findings.causedBy(i);
+    if (causedBy !== undefined && (!shown || shown.has(causedBy))) continue;
+    const severity = findings.severity(i);
+    const kind = findings.kind(i);
+    const certainty = findings.certainty(i);
+    const key = `${severity}|${kind}|${certainty ?? ''}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { kind: f.kind, severity: f.severity, certainty: f.certainty, roots: [], consequences: 0, sessions: new Set() }));
+    if (!g) groups.set(key, (g = { kind, severity, certainty, roots: [], consequences: 0, sessions: new Set() }));
     g.roots.push(i);
-    g.consequences += f.consequences ?? 0;
-    g.sessions.add(f.location.ctx ?? '');
-  });
+    g.consequences += findings.consequences(i) ?? 0;
+    g.sessions.add(findings.ctx(i) ?? '');
+  }
   const order = (s: Severity): number => SEVERITY_ORDER.indexOf(s);
   return [...groups.values()].sort((a, b) => order(a.severity) - order(b.severity) || a.roots[0]! - b.roots[0]!);
 }
@@ -182,27 +182,26 @@ export function helpLine(kind: FindingKind, color: ChalkInstance): string {
 
 /** One finding in full: headline, location, message, provenance, consequences, help. */
 export function findingBlock(
-  result: AnalysisResult,
+  result: AnalysisResult | AnalysisView | FindingTable,
   index: number,
   ids: readonly string[],
   color: ChalkInstance,
   opts: { pad: string; consequencesShown: number; tally?: string; help?: boolean },
 ): string[] {
-  const f = result.findings[index]!;
+  const findings = asTable(result);
+  const f = findings.at(index);
   const pad = opts.pad;
   const out = [`${pad}${headline(f, color, opts.tally)}`, `${pad}  ${locationLine(f, ids[index], color)}`, `${pad}  ${color.cyan('=')} ${f.message}`];
   for (const p of provenanceLines(f)) out.push(`${pad}    ${p}`);
   if (f.consequences) {
     const consequences: number[] = [];
-    result.findings.forEach((c, i) => {
-      if (c.causedBy === index) consequences.push(i);
-    });
+    for (let i = 0; i < findings.length; i++) if (findings.causedBy(i) === index) consequences.push(i);
     const byKind = new Map<string, number>();
-    for (const i of consequences) byKind.set(result.findings[i]!.kind, (byKind.get(result.findings[i]!.kind) ?? 0) + 1);
+    for (const i of consequences) byKind.set(findings.kind(i), (byKind.get(findings.kind(i)) ?? 0) + 1);
     const kinds = [...byKind].map(([k, n]) => `${k} ×${n}`).join(', ');
     out.push(`${pad}  ↳ ${plural(f.consequences, 'consequence')}${kinds ? `: ${kinds}` : ''}`);
     for (const i of consequences.slice(0, opts.consequencesShown)) {
-      const c = result.findings[i]!;
+      const c = findings.at(i);
       out.push(`${pad}    ${color.dim('·')} ${paint(color, c.severity)(`${c.severity}[${c.kind}]`)}${c.certainty ? ` (${c.certainty})` : ''} ${color.dim(formatFindingLocation(c.location))} ${c.message}${ids[i] ? color.dim(`  id ${ids[i]}`) : ''}`);
     }
     if (consequences.length > opts.consequencesShown) out.push(`${pad}    ${color.dim(`· … ${consequences.length - opts.consequencesShown} more (--explain ${ids[index] ?? 'ID'} lists them)`)}`);
@@ -218,19 +217,19 @@ function table(rows: string[][], pad: string): string[] {
   return rows.map((r) => `${pad}${r.map((cell, c) => (numeric[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ')}`.trimEnd());
 }
 
-function kindTable(groups: readonly FindingGroup[], result: AnalysisResult, shown?: ReadonlySet<number>): string[] {
+function kindTable(findings: FindingTable, shown?: ReadonlySet<number>): string[] {
   const byKind = new Map<string, { severity: Severity; roots: number; consequences: number; sessions: Set<string> }>();
-  result.findings.forEach((f, i) => {
-    if (shown && !shown.has(i)) return;
-    const key = f.kind;
+  for (let i = 0; i < findings.length; i++) {
+    if (shown && !shown.has(i)) continue;
+    const key = findings.kind(i);
+    const severity = findings.severity(i);
     let e = byKind.get(key);
-    if (!e) byKind.set(key, (e = { severity: f.severity, roots: 0, consequences: 0, sessions: new Set() }));
-    if (f.causedBy === undefined) e.roots++;
+    if (!e) byKind.set(key, (e = { severity, roots: 0, consequences: 0, sessions: new Set() }));
+    if (findings.causedBy(i) === undefined) e.roots++;
     else e.consequences++;
-    e.sessions.add(f.location.ctx ?? '');
-    if (SEVERITY_ORDER.indexOf(f.severity) < SEVERITY_ORDER.indexOf(e.severity)) e.severity = f.severity;
-  });
-  void groups;
+    e.sessions.add(findings.ctx(i) ?? '');
+    if (SEVERITY_ORDER.indexOf(severity) < SEVERITY_ORDER.indexOf(e.severity)) e.severity = severity;
+  }
   const entries = [...byKind].sort((a, b) => SEVERITY_ORDER.indexOf(a[1].severity) - SEVERITY_ORDER.indexOf(b[1].severity) || b[1].roots - a[1].roots || b[1].consequences - a[1].consequences);
   const rows = [['kind', 'roots', 'consequences', 'sessions', 'severity']];
   for (const [kind, e] of entries.slice(0, TABLE_ROWS * 2)) rows.push([kind, String(e.roots), String(e.consequences), String(e.sessions.size), e.severity]);
@@ -239,26 +238,28 @@ function kindTable(groups: readonly FindingGroup[], result: AnalysisResult, show
   return out;
 }
 
-function sessionTable(result: AnalysisResult, ids: readonly string[], shown?: ReadonlySet<number>): string[] {
+function sessionTable(v: AnalysisView, ids: readonly string[], shown?: ReadonlySet<number>): string[] {
+  const findings = v.findings;
   const per = new Map<string, { errors: number; warnings: number; first?: number }>();
-  result.findings.forEach((f, i) => {
-    if (shown && !shown.has(i)) return;
-    const key = f.location.ctx ?? '';
+  for (let i = 0; i < findings.length; i++) {
+    if (shown && !shown.has(i)) continue;
+    const key = findings.ctx(i) ?? '';
+    const severity = findings.severity(i);
     let e = per.get(key);
     if (!e) per.set(key, (e = { errors: 0, warnings: 0 }));
-    if (f.severity === 'error') e.errors++;
-    else if (f.severity === 'warning') e.warnings++;
-    if (e.first === undefined && f.causedBy === undefined && f.severity !== 'info') e.first = i;
-  });
-  const sessions = result.sessions.map((s, n) => ({ s, n: n + 1, e: per.get(s.ctx ?? '') ?? { errors: 0, warnings: 0 } }));
-  const withFindings = sessions.filter((x) => x.e.errors + x.e.warnings > 0);
+    if (severity === 'error') e.errors++;
+    else if (severity === 'warning') e.warnings++;
+    if (e.first === undefined && findings.causedBy(i) === undefined && severity !== 'info') e.first = i;
+  }
+  // Only sessions whose ctx has findings can have errors or warnings here.
+  const withFindings = v.sessions.withFindings.map((s) => ({ s, n: s.n, e: per.get(s.ctx ?? '') ?? { errors: 0, warnings: 0 } })).filter((x) => x.e.errors + x.e.warnings > 0);
   withFindings.sort((a, b) => b.e.errors - a.e.errors || b.e.warnings - a.e.warnings || a.n - b.n);
   const rows = [['#', 'session', 'messages', 'errors', 'warnings', 'first root cause']];
   for (const x of withFindings.slice(0, TABLE_ROWS)) {
-    const f = x.e.first !== undefined ? result.findings[x.e.first] : undefined;
+    const f = x.e.first !== undefined ? findings.at(x.e.first) : undefined;
     rows.push([String(x.n), sessionLabel(x.s), String(x.s.messages), String(x.e.errors), String(x.e.warnings), f ? `${f.kind} msg ${f.location.message ?? '?'} (id ${ids[x.e.first!]})` : '']);
   }
-  const clean = sessions.length - withFindings.length;
+  const clean = v.sessions.count - withFindings.length;
   const out = [`by session (${withFindings.length > TABLE_ROWS ? `the ${TABLE_ROWS} with the most errors of ` : ''}${plural(withFindings.length, 'session')} with findings; ${clean} clean)`];
   if (withFindings.length) out.push(...table(rows, '  '));
   if (withFindings.length > TABLE_ROWS) out.push(`  … ${withFindings.length - TABLE_ROWS} more sessions with findings (--session N or --ctx LABEL shows one)`);
@@ -269,26 +270,31 @@ function sessionTable(result: AnalysisResult, ids: readonly string[], shown?: Re
 function tally(lines: Iterable<string>, max: number): Array<{ text: string; n: number }> & { more?: number } {
   const counts = new Map<string, number>();
   for (const l of lines) counts.set(l, (counts.get(l) ?? 0) + 1);
+  return capped(counts, max);
+}
+
+/** The first `max` of counted lines, and how many more there are. */
+function capped(counts: ReadonlyMap<string, number>, max: number): Array<{ text: string; n: number }> & { more?: number } {
   const all = [...counts].map(([text, n]) => ({ text, n }));
   const shown: Array<{ text: string; n: number }> & { more?: number } = all.slice(0, max);
   if (all.length > max) shown.more = all.length - max;
   return shown;
 }
 
-function sessionLines(result: AnalysisResult, color: ChalkInstance): string[] {
+function sessionLines(v: AnalysisView, color: ChalkInstance): string[] {
   const out: string[] = [];
-  if (result.sessions.length <= SESSIONS_LISTED) {
-    for (const s of result.sessions) {
+  if (v.sessions.count <= SESSIONS_LISTED) {
+    for (const s of v.sessions.first) {
       out.push(`  ${s.ctx !== undefined ? `session ctx=${s.ctx}` : 'session'}: ${sessionDescription(s)}`);
       out.push(`  ${color.dim(countsLine(s))}`);
       for (const n of tally(sessionNotes(s), 20)) out.push(`  ${color.yellow('note:')} ${n.text}`);
     }
     return out;
   }
-  const descriptions = tally(result.sessions.map(sessionDescription), 5);
+  const descriptions = capped(v.sessions.descriptions, 5);
   for (const d of descriptions) out.push(`  ${plural(d.n, 'session')}: ${d.text}`);
   if (descriptions.more) out.push(`  … ${descriptions.more} more kinds of session`);
-  const notes = tally(result.sessions.flatMap(sessionNotes), 8);
+  const notes = capped(v.sessions.notes, 8);
   for (const n of notes) out.push(`  ${color.yellow('note:')} ${n.n > 1 ? `(${plural(n.n, 'session')}) ` : ''}${n.text}`);
   if (notes.more) out.push(`  ${color.yellow('note:')} … ${notes.more} more distinct notes (--json lists them per session)`);
   return out;
@@ -312,10 +318,10 @@ function jsState(s: JsSnapshot): string {
   return parts.join(', ');
 }
 
-function firstDivergenceLines(result: AnalysisResult, ids: readonly string[], color: ChalkInstance): string[] {
-  const first = result.firstDivergence;
+function firstDivergenceLines(v: AnalysisView, ids: readonly string[], color: ChalkInstance): string[] {
+  const first = v.firstDivergence;
   if (!first) return [];
-  const f = result.findings[first.finding];
+  const f = first.finding < v.findings.length ? v.findings.at(first.finding) : undefined;
   const out = ['', color.bold(`first divergence${f ? `: ${f.kind} at message ${first.message}${f.location.ctx !== undefined ? ` of ctx=${f.location.ctx}` : ''} (id ${ids[first.finding]})` : ''}`)];
   for (const m of first.window) {
     const here = m.message === first.message;
@@ -327,13 +333,13 @@ function firstDivergenceLines(result: AnalysisResult, ids: readonly string[], co
   return out;
 }
 
-function leakLines(result: AnalysisResult, color: ChalkInstance): string[] {
-  const leaking = result.sessions.filter((s) => s.leaks.rust.length || s.leaks.js.length);
-  if (!leaking.length) return [];
+function leakLines(v: AnalysisView, color: ChalkInstance): string[] {
+  const leaking = v.sessions.leaking;
+  if (!leaking) return [];
   const out = ['', color.bold('alive at the end (by creating function)')];
   const line = (groups: ReadonlyArray<{ fn: string; count: number }>): string => `${groups.slice(0, 8).map((g) => `${g.fn} ×${g.count}`).join(', ')}${groups.length > 8 ? `, … ${groups.length - 8} more` : ''}`;
-  if (leaking.length <= SESSIONS_LISTED) {
-    for (const s of leaking) {
+  if (leaking <= SESSIONS_LISTED) {
+    for (const s of v.sessions.firstLeaking) {
       for (const side of ['rust', 'js'] as const) {
         if (s.leaks[side].length) out.push(`  ${s.ctx !== undefined ? `ctx=${s.ctx} ` : ''}${side}: ${line(s.leaks[side])}`);
       }
@@ -341,28 +347,28 @@ function leakLines(result: AnalysisResult, color: ChalkInstance): string[] {
     return out;
   }
   for (const side of ['rust', 'js'] as const) {
-    const by = new Map<string, number>();
-    for (const s of leaking) for (const g of s.leaks[side]) by.set(g.fn, (by.get(g.fn) ?? 0) + g.count);
-    const groups = [...by].map(([fn, count]) => ({ fn, count })).sort((a, b) => b.count - a.count);
-    if (groups.length) out.push(`  ${side}, over ${plural(leaking.length, 'session')}: ${line(groups)}`);
+    const groups = [...v.sessions.leaksBy[side]].map(([fn, count]) => ({ fn, count })).sort((a, b) => b.count - a.count);
+    if (groups.length) out.push(`  ${side}, over ${plural(leaking, 'session')}: ${line(groups)}`);
   }
   return out;
 }
 
 /** The analysis for a person (see the module comment for the order). */
-export function renderAnalysisText(result: AnalysisResult, inputs: readonly string[], color: ChalkInstance, opts: TextReportOptions = {}): string[] {
-  const ids = opts.ids ?? findingIds(result.findings);
+export function renderAnalysisText(result: AnalysisResult | AnalysisView, inputs: readonly string[], color: ChalkInstance, opts: TextReportOptions = {}): string[] {
+  const v = asView(result);
+  const findings = v.findings;
+  const ids = opts.ids ?? tableIds(findings);
   const shown = opts.shown;
-  const groups = groupRoots(result, shown);
+  const groups = groupsOf(findings, shown);
   const max = opts.maxFindings ?? DEFAULT_MAX_FINDINGS;
   const places = opts.placesPerGroup ?? 4;
   const out: string[] = [];
   const rootsShown = groups.reduce((n, g) => n + g.roots.length, 0);
   if (opts.quiet) {
-    out.push(summaryLine(result, color, shown));
+    out.push(verdictLine(v.summary, findings, color, shown));
     if (opts.filterNote) out.push(color.dim(opts.filterNote));
     for (const g of groups.slice(0, max)) {
-      const f = result.findings[g.roots[0]!]!;
+      const f = findings.at(g.roots[0]!);
       const many = g.roots.length > 1 ? ` ×${g.roots.length}${g.sessions.size > 1 ? ` in ${plural(g.sessions.size, 'session')}` : ''}, first` : '';
       out.push(`${paint(color, f.severity)(`${f.severity}[${f.kind}]`)}${f.certainty ? ` (${f.certainty})` : ''}${many} ${formatFindingLocation(f.location)} id ${ids[g.roots[0]!]}: ${f.message}`);
     }
@@ -370,13 +376,13 @@ export function renderAnalysisText(result: AnalysisResult, inputs: readonly stri
     return out;
   }
   out.push(color.bold(`bridge-trace analyze ${inputs.join(' ')}`));
-  out.push(summaryLine(result, color, shown));
+  out.push(verdictLine(v.summary, findings, color, shown));
   if (opts.filterNote) out.push(color.dim(opts.filterNote));
-  const multi = result.sessions.length > 1;
+  const multi = v.sessions.count > 1;
   const kinds = new Set(groups.map((g) => g.kind)).size;
-  if (multi || kinds > 1 || rootsShown > 1) out.push('', ...kindTable(groups, result, shown));
-  if (multi) out.push('', ...sessionTable(result, ids, shown));
-  out.push('', ...sessionLines(result, color));
+  if (multi || kinds > 1 || rootsShown > 1) out.push('', ...kindTable(findings, shown));
+  if (multi) out.push('', ...sessionTable(v, ids, shown));
+  out.push('', ...sessionLines(v, color));
 
   let budget = max;
   let left = 0;
@@ -393,13 +399,13 @@ export function renderAnalysisText(result: AnalysisResult, inputs: readonly stri
         continue;
       }
       const tallyText = g.roots.length > 1 ? `×${g.roots.length}${g.sessions.size > 1 ? ` in ${plural(g.sessions.size, 'session')}` : ''}` : undefined;
-      out.push(...findingBlock(result, g.roots[0]!, ids, color, { pad: '  ', consequencesShown: opts.consequencesShown ?? 5, help: false, ...(tallyText && { tally: tallyText }) }));
+      out.push(...findingBlock(findings, g.roots[0]!, ids, color, { pad: '  ', consequencesShown: opts.consequencesShown ?? 5, help: false, ...(tallyText && { tally: tallyText }) }));
       budget--;
       const rest = g.roots.slice(1);
       const listed = rest.slice(0, Math.min(places, budget));
       if (listed.length) out.push(`    also at:`);
       for (const i of listed) {
-        const f = result.findings[i]!;
+        const f = findings.at(i);
         out.push(`      ${formatFindingLocation(f.location)}${f.location.message !== undefined ? ` msg ${f.location.message}` : ''}${f.consequences ? ` (+${f.consequences})` : ''}  ${color.dim(`id ${ids[i]}`)}`);
       }
       budget -= listed.length;
@@ -414,9 +420,17 @@ export function renderAnalysisText(result: AnalysisResult, inputs: readonly stri
     const kindsText = [...leftKinds].slice(0, 6).map(([k, n]) => `${k} ×${n}`).join(', ');
     out.push('', `… ${plural(left, 'more root cause')} not shown: ${kindsText}${leftKinds.size > 6 ? ', …' : ''} (--max-findings N shows more; --json lists every finding)`);
   }
-  if (!shown || (result.firstDivergence && shown.has(result.firstDivergence.finding))) out.push(...firstDivergenceLines(result, ids, color));
-  out.push(...leakLines(result, color));
+  if (!shown || (v.firstDivergence && shown.has(v.firstDivergence.finding))) out.push(...firstDivergenceLines(v, ids, color));
+  out.push(...leakLines(v, color));
   return out;
+}
+
+/** The IDs of a table's findings (each read once, in order). */
+export function tableIds(findings: FindingTable): string[] {
+  const maker = new FindingIds();
+  const ids: string[] = [];
+  for (let i = 0; i < findings.length; i++) ids.push(maker.next(findings.at(i)));
+  return ids;
 }
 
 /** The `analyze --json` document (docs/json-schema.md "analyze"). */

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyze, analyzeStream } from '../../src/replay/index.js';
-import { analysisStreamToJson, analysisToJson } from '../../src/report/analysis.js';
+import { Chalk } from 'chalk';
+import { analysisStreamToJson, analysisToJson, renderAnalysisText, tableIds } from '../../src/report/analysis.js';
+import { viewOfStream } from '../../src/report/analysis-view.js';
+import { findingIds } from '../../src/report/finding-ids.js';
 import { jsonDocument } from '../../src/report/json-chunks.js';
 import { openTraceBatches } from '../../src/trace/source.js';
 
@@ -41,10 +44,41 @@ describe('analysisStreamToJson', () => {
     });
   }
 
-  it('reads each finding back once: a second pass finds nothing', async () => {
+  it('reads the findings once: a second pass, or a table after a pass, is an error', async () => {
     const stream = await analyzeStream({ batches: openTraceBatches(many) }, { maxActiveSessions: 8 });
     expect([...stream.findings]).toHaveLength(stream.summary.findings);
-    expect([...stream.findings]).toHaveLength(0);
+    expect(() => [...stream.findings]).toThrow(/read once/);
+    expect(() => stream.findings.table()).toThrow(/read once/);
     expect([...stream.sessions]).toHaveLength(100);
+  });
+});
+
+describe('the text report of a streamed analysis', () => {
+  for (const [name, file] of [
+    ['one session', sample],
+    ['100 sessions, most packed', many],
+  ] as const) {
+    it(`reads as that of the collected result: ${name}`, async () => {
+      const options = { maxActiveSessions: 8 };
+      const result = await analyze({ batches: openTraceBatches(file) }, options);
+      for (const opts of [{}, { quiet: true }, { maxFindings: 2 }]) {
+        const view = viewOfStream(await analyzeStream({ batches: openTraceBatches(file) }, options));
+        expect(tableIds(view.findings)).toEqual(findingIds(result.findings));
+        expect(renderAnalysisText(view, [file], new Chalk({ level: 1 }), opts)).toEqual(renderAnalysisText(result, [file], new Chalk({ level: 1 }), opts));
+      }
+    });
+  }
+
+  it('gives in its table the same facts and findings as the collected result', async () => {
+    const options = { maxActiveSessions: 8 };
+    const result = await analyze({ batches: openTraceBatches(many) }, options);
+    const table = (await analyzeStream({ batches: openTraceBatches(many) }, options)).findings.table();
+    expect(table.length).toBe(result.findings.length);
+    for (let i = 0; i < table.length; i++) {
+      const f = result.findings[i]!;
+      expect([table.kind(i), table.severity(i), table.certainty(i), table.causedBy(i), table.consequences(i), table.ctx(i)]).toEqual([f.kind, f.severity, f.certainty, f.causedBy, f.consequences, f.location.ctx]);
+      expect(JSON.stringify(table.at(i))).toBe(JSON.stringify(f));
+    }
+    expect(result.findings.some((f) => f.consequences)).toBe(true);
   });
 });
