@@ -55,12 +55,15 @@ interface Item {
   kind: FindingKind;
   severity: Severity;
   /** Of a packed finding, what a table reads without reading it back (set when it is packed). */
-  packedFacts?: { certainty: Finding['certainty']; ctx: string | undefined; consequences: number | undefined; causedBy: number | undefined };
+  certainty: Finding['certainty'];
+  ctx: string | undefined;
+  ownConsequences: number | undefined;
+  ownCausedBy: number | undefined;
   readonly session: number;
   /** Detection position in its session (event counter). */
   readonly at: number;
   readonly root: boolean;
-  readonly causedBy?: number;
+  readonly causedBy: number | undefined;
   consequences: number;
   suppressed: number;
 }
@@ -149,7 +152,23 @@ export class Collector {
       return undefined;
     }
     const id = this.serial++;
-    const item: Item = { id, finding: f, kind: f.kind, severity: f.severity, session, at, root: !root, ...(root && { causedBy: root.id }), consequences: 0, suppressed: 0 };
+    // One shape for every item (fields of a packed finding filled when it is packed).
+    const item: Item = {
+      id,
+      finding: f,
+      kind: f.kind,
+      severity: f.severity,
+      certainty: undefined,
+      ctx: undefined,
+      ownConsequences: undefined,
+      ownCausedBy: undefined,
+      session,
+      at,
+      root: !root,
+      causedBy: root ? root.id : undefined,
+      consequences: 0,
+      suppressed: 0,
+    };
     this.items.set(id, item);
     s.items.push(item);
     if (!root) {
@@ -182,7 +201,10 @@ export class Collector {
     for (const item of s.items) {
       const f = item.finding;
       if (typeof f === 'number') continue;
-      item.packedFacts = { certainty: f.certainty, ctx: f.location.ctx, consequences: f.consequences, causedBy: f.causedBy };
+      item.certainty = f.certainty;
+      item.ctx = f.location.ctx;
+      item.ownConsequences = f.consequences;
+      item.ownCausedBy = f.causedBy;
       item.finding = this.packed.add(JSON.stringify(f));
     }
     this.sessions.delete(session);
@@ -250,29 +272,38 @@ export class Collector {
     }
     const table = (): FindingTable => {
       once();
-      const fact = <K extends 'certainty' | 'ctx' | 'consequences' | 'causedBy'>(n: number, key: K): NonNullable<Item['packedFacts']>[K] => {
-        const i = ordered[n]!;
-        if (i.packedFacts) return i.packedFacts[key];
-        const f = i.finding as Finding;
-        return (key === 'ctx' ? f.location.ctx : f[key as Exclude<K, 'ctx'>]) as NonNullable<Item['packedFacts']>[K];
+      // A finding still held as an object is read; a packed one answers from its item.
+      const held = (n: number): Finding | undefined => {
+        const f = ordered[n]!.finding;
+        return typeof f === 'number' ? undefined : f;
       };
       return {
         length: ordered.length,
         at: (n) => whole(ordered[n]!),
         kind: (n) => ordered[n]!.kind,
         severity: (n) => ordered[n]!.severity,
-        certainty: (n) => fact(n, 'certainty'),
+        certainty: (n) => {
+          const f = held(n);
+          return f ? f.certainty : ordered[n]!.certainty;
+        },
         // As `whole` links them.
         causedBy: (n) => {
           const i = ordered[n]!;
           const idx = !i.root && i.causedBy !== undefined ? idMap.get(i.causedBy) : undefined;
-          return idx ?? fact(n, 'causedBy');
+          if (idx !== undefined) return idx;
+          const f = held(n);
+          return f ? f.causedBy : i.ownCausedBy;
         },
         consequences: (n) => {
           const i = ordered[n]!;
-          return i.root && i.consequences > 0 ? i.consequences : fact(n, 'consequences');
+          if (i.root && i.consequences > 0) return i.consequences;
+          const f = held(n);
+          return f ? f.consequences : i.ownConsequences;
         },
-        ctx: (n) => fact(n, 'ctx'),
+        ctx: (n) => {
+          const f = held(n);
+          return f ? f.location.ctx : ordered[n]!.ctx;
+        },
       };
     };
     const findings: PackedFindings = { [Symbol.iterator]: read, table };

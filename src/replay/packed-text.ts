@@ -5,7 +5,7 @@
  * traces after every few hundred records, and V8 sizes the heap to a multiple of what it
  * holds, so a log of thousands of sessions would cost several times its text in memory.
  *
- * Past `memoryLimit` bytes, full blocks go to a temporary file (as sort(1) spills), so a
+ * Past `memoryLimit` bytes (1 MiB), full blocks go to a temporary file (as sort(1) spills), so a
  * replay's memory does not grow with the number of sessions behind it. The file is removed
  * as soon as it is open where the system allows it, else by `clear`, else at exit.
  */
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 const BLOCK = 1 << 20;
 
 /** Bytes of blocks kept in memory before full ones go to the temporary file. */
-export const DEFAULT_PACKED_MEMORY = 4 * BLOCK;
+export const DEFAULT_PACKED_MEMORY = BLOCK;
 
 interface SpillFile {
   readonly fd: number;
