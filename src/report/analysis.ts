@@ -438,17 +438,10 @@ export function analysisToJson(result: AnalysisResult, inputs: readonly string[]
   const findings: Array<Record<string, unknown>> = [];
   result.findings.forEach((f, i) => {
     if (shown && !shown.has(i)) return;
-    findings.push({ id: ids[i], ...f, ...(f.causedBy !== undefined && { causedById: ids[f.causedBy] }) });
+    findings.push(findingJson(f, ids[i]!, ids));
   });
-  return {
-    version: 1,
-    inputs: [...inputs],
-    summary: result.summary,
-    sessions: result.sessions,
-    ...(shown && { filtered: { shown: shown.size, of: result.findings.length } }),
-    findings,
-    ...(result.firstDivergence && { firstDivergence: { ...result.firstDivergence, id: ids[result.firstDivergence.finding] } }),
-  };
+  const first = result.firstDivergence;
+  return analysisDocument(inputs, result.summary, result.sessions, findings, first && { ...first, id: ids[first.finding] }, shown && { shown: shown.size, of: result.findings.length });
 }
 
 /**
@@ -463,16 +456,33 @@ export function analysisStreamToJson(stream: AnalysisStream, inputs: readonly st
     for (const f of stream.findings) {
       const id = maker.next(f);
       ids.push(id);
-      yield { id, ...f, ...(f.causedBy !== undefined && { causedById: ids[f.causedBy] }) };
+      yield findingJson(f, id, ids);
     }
   }
   const first = stream.firstDivergence;
+  return analysisDocument(
+    inputs,
+    stream.summary,
+    new JsonArrayStream(stream.summary.sessions, stream.sessions),
+    new JsonArrayStream(stream.summary.findings, findings()),
+    first && new JsonLater(() => ({ ...first, id: ids[first.finding] })),
+  );
+}
+
+/** A finding in the document: its ID first, and the ID of the root it follows from. */
+function findingJson(f: Finding, id: string, ids: readonly string[]): Record<string, unknown> {
+  return { id, ...f, ...(f.causedBy !== undefined && { causedById: ids[f.causedBy] }) };
+}
+
+/** The keys of the document, in their order (docs/json-schema.md). */
+function analysisDocument(inputs: readonly string[], summary: AnalysisSummary, sessions: unknown, findings: unknown, firstDivergence: unknown, filtered?: { shown: number; of: number }): Record<string, unknown> {
   return {
     version: 1,
     inputs: [...inputs],
-    summary: stream.summary,
-    sessions: new JsonArrayStream(stream.summary.sessions, stream.sessions),
-    findings: new JsonArrayStream(stream.summary.findings, findings()),
-    ...(first && { firstDivergence: new JsonLater(() => ({ ...first, id: ids[first.finding] })) }),
+    summary,
+    sessions,
+    ...(filtered && { filtered }),
+    findings,
+    ...(firstDivergence !== undefined && { firstDivergence }),
   };
 }
