@@ -43,6 +43,21 @@ describe('PackedTexts past its memory limit', () => {
     expect(p.spilled).toBe(false);
   });
 
+  it('keeps everything in memory when no temporary file can be made', () => {
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = '/nonexistent/bridge-trace-test';
+    try {
+      const p = new PackedTexts(0);
+      const texts = Array.from({ length: 1500 }, (_, i) => `${i}:${'q'.repeat(1000)}`);
+      const numbers = texts.map((t) => p.add(t));
+      expect(p.spilled).toBe(false);
+      for (const [i, n] of numbers.entries()) expect(p.get(n)).toBe(texts[i]);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+  });
+
   it('keeps everything in memory below the limit', () => {
     const p = new PackedTexts();
     for (let i = 0; i < 100; i++) p.add('x'.repeat(10_000));
