@@ -94,24 +94,15 @@ function ctxOfFindings(findings: FindingTable): Set<string> {
 
 /** The view of a collected result. */
 export function viewOfResult(result: AnalysisResult): AnalysisView {
-  const findings = findingTableOf(result.findings);
-  const ctx = ctxOfFindings(findings);
-  return {
-    summary: result.summary,
-    ...(result.firstDivergence && { firstDivergence: result.firstDivergence }),
-    findings,
-    sessions: digestSessions(result.sessions, (c) => ctx.has(c)),
-  };
+  return view(result.summary, result.firstDivergence, findingTableOf(result.findings), result.sessions);
 }
 
 /** The view of a streamed analysis; it reads the stream's findings and sessions (once). */
 export function viewOfStream(stream: AnalysisStream): AnalysisView {
-  const findings = stream.findings.table();
+  return view(stream.summary, stream.firstDivergence, stream.findings.table(), stream.sessions);
+}
+
+function view(summary: AnalysisSummary, firstDivergence: FirstDivergence | undefined, findings: FindingTable, sessions: Iterable<SessionSummary>): AnalysisView {
   const ctx = ctxOfFindings(findings);
-  return {
-    summary: stream.summary,
-    ...(stream.firstDivergence && { firstDivergence: stream.firstDivergence }),
-    findings,
-    sessions: digestSessions(stream.sessions, (c) => ctx.has(c)),
-  };
+  return { summary, ...(firstDivergence && { firstDivergence }), findings, sessions: digestSessions(sessions, (c) => ctx.has(c)) };
 }
