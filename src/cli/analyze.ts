@@ -1,7 +1,7 @@
 import { appendFile } from 'node:fs/promises';
 import { analyzeStream, FINDING_KINDS, SEVERITY_RANK, type AnalysisResult, type AnalysisSummary, type Finding, type FindingKind, type RecordBatches, type Severity } from '../replay/index.js';
 import type { Revision } from '../protocol/revisions.js';
-import { analysisStreamToJson, analysisToJson, renderAnalysisText, tableIds } from '../report/analysis.js';
+import { analysisStreamToJson, analysisToJson, renderAnalysisText } from '../report/analysis.js';
 import { viewOfStream } from '../report/analysis-view.js';
 import { jsonDocument } from '../report/json-chunks.js';
 import { findingIds } from '../report/finding-ids.js';
@@ -108,10 +108,8 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
       return verdict(stream.summary, inputs, threshold, io, err);
     }
     if (format === 'text') {
-      const view = viewOfStream(stream);
       await write(
-        renderAnalysisText(view, inputs, color, {
-          ids: tableIds(view.findings),
+        renderAnalysisText(viewOfStream(stream), inputs, color, {
           ...(opts.quiet && { quiet: true }),
           ...(opts.maxFindings !== undefined && { maxFindings: opts.maxFindings }),
         }),

@@ -51,12 +51,12 @@ interface Item {
   readonly id: number;
   /** The finding; once its session is finished, the number of its JSON text in `packed`. */
   finding: Finding | number;
-  /** The finding's kind and severity, readable without reading a packed finding back. */
+  /** What a summary and a table read of the finding without reading a packed one back (`noteFacts`). */
   kind: FindingKind;
   severity: Severity;
-  /** Of a packed finding, what a table reads without reading it back (set when it is packed). */
   certainty: Finding['certainty'];
   ctx: string | undefined;
+  /** The finding's own fields, before the result links it. */
   ownConsequences: number | undefined;
   ownCausedBy: number | undefined;
   readonly session: number;
@@ -152,16 +152,15 @@ export class Collector {
       return undefined;
     }
     const id = this.serial++;
-    // One shape for every item (fields of a packed finding filled when it is packed).
     const item: Item = {
       id,
       finding: f,
       kind: f.kind,
       severity: f.severity,
-      certainty: undefined,
-      ctx: undefined,
-      ownConsequences: undefined,
-      ownCausedBy: undefined,
+      certainty: f.certainty,
+      ctx: f.location.ctx,
+      ownConsequences: f.consequences,
+      ownCausedBy: f.causedBy,
       session,
       at,
       root: !root,
@@ -183,11 +182,9 @@ export class Collector {
   amend(session: number, key: string, change: (f: Finding) => Finding): void {
     const id = this.sessions.get(session)?.keys.get(key);
     const item = id === undefined ? undefined : this.items.get(id);
-    if (item && typeof item.finding !== 'number') {
-      const f = (item.finding = change(item.finding));
-      item.kind = f.kind;
-      item.severity = f.severity;
-    }
+    if (!item || typeof item.finding === 'number') return;
+    item.finding = change(item.finding);
+    noteFacts(item, item.finding);
   }
 
   /**
@@ -198,15 +195,7 @@ export class Collector {
   forget(session: number): void {
     const s = this.sessions.get(session);
     if (!s) return;
-    for (const item of s.items) {
-      const f = item.finding;
-      if (typeof f === 'number') continue;
-      item.certainty = f.certainty;
-      item.ctx = f.location.ctx;
-      item.ownConsequences = f.consequences;
-      item.ownCausedBy = f.causedBy;
-      item.finding = this.packed.add(JSON.stringify(f));
-    }
+    for (const item of s.items) if (typeof item.finding !== 'number') item.finding = this.packed.add(JSON.stringify(item.finding));
     this.sessions.delete(session);
   }
 
@@ -220,9 +209,9 @@ export class Collector {
   }
 
   /**
-   * Orders and links the findings. They are read back one at a time as `findings()` is
-   * iterated (once), so a report can write them out without holding them all; each packed
-   * text is released once read. `idMap` maps internal ids to result indices.
+   * Orders and links the findings. They are read back one at a time as `findings` is
+   * iterated, or as a table asks for one (see PackedFindings), so a report need not hold them
+   * all. `idMap` maps internal ids to result indices.
    */
   finalizeStream(sessionOrder: (session: number) => number): OrderedFindings {
     const kept = [...this.items.values()];
@@ -272,49 +261,38 @@ export class Collector {
     }
     const table = (): FindingTable => {
       once();
-      // A finding still held as an object is read; a packed one answers from its item.
-      const held = (n: number): Finding | undefined => {
-        const f = ordered[n]!.finding;
-        return typeof f === 'number' ? undefined : f;
-      };
       return {
         length: ordered.length,
         at: (n) => whole(ordered[n]!),
         kind: (n) => ordered[n]!.kind,
         severity: (n) => ordered[n]!.severity,
-        certainty: (n) => {
-          const f = held(n);
-          return f ? f.certainty : ordered[n]!.certainty;
-        },
+        certainty: (n) => ordered[n]!.certainty,
         // As `whole` links them.
         causedBy: (n) => {
           const i = ordered[n]!;
           const idx = !i.root && i.causedBy !== undefined ? idMap.get(i.causedBy) : undefined;
-          if (idx !== undefined) return idx;
-          const f = held(n);
-          return f ? f.causedBy : i.ownCausedBy;
+          return idx ?? i.ownCausedBy;
         },
         consequences: (n) => {
           const i = ordered[n]!;
-          if (i.root && i.consequences > 0) return i.consequences;
-          const f = held(n);
-          return f ? f.consequences : i.ownConsequences;
+          return i.root && i.consequences > 0 ? i.consequences : i.ownConsequences;
         },
-        ctx: (n) => {
-          const f = held(n);
-          return f ? f.location.ctx : ordered[n]!.ctx;
-        },
+        ctx: (n) => ordered[n]!.ctx,
       };
     };
     const findings: PackedFindings = { [Symbol.iterator]: read, table };
     return { count: ordered.length, roots: roots.length, bySeverity, byKind, idMap, findings };
   }
+}
 
-  /** Orders, links and returns the findings (all of them in memory; see `finalizeStream`). */
-  finalize(sessionOrder: (session: number) => number): { findings: Finding[]; idMap: Map<number, number> } {
-    const r = this.finalizeStream(sessionOrder);
-    return { findings: [...r.findings], idMap: r.idMap };
-  }
+/** Keeps on an item what a summary and a table read of its finding. */
+function noteFacts(item: Item, f: Finding): void {
+  item.kind = f.kind;
+  item.severity = f.severity;
+  item.certainty = f.certainty;
+  item.ctx = f.location.ctx;
+  item.ownConsequences = f.consequences;
+  item.ownCausedBy = f.causedBy;
 }
 
 /**
@@ -333,6 +311,6 @@ export interface OrderedFindings {
   readonly bySeverity: Record<Severity, number>;
   readonly byKind: Record<string, number>;
   readonly idMap: Map<number, number>;
-  /** One pass, in result order. */
+  /** In result order, read once. */
   readonly findings: PackedFindings;
 }

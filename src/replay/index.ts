@@ -128,7 +128,7 @@ export interface AnalysisResult {
 /**
  * An analysis whose findings and session summaries are read back one at a time as they are
  * iterated, for reports that write them out in order (`analyze --json`): the replay keeps
- * a finished session's findings and summary packed (out of the heap, and past a few MiB in
+ * a finished session's findings and summary packed (out of the heap, and past 1 MiB in
  * a temporary file), so neither the replay nor such a report holds them all at once.
  * Each of `findings` and `sessions` can be iterated once; `analyze` collects both.
  */
