@@ -48,7 +48,7 @@ function* chunksAt(value: unknown, indent: string): Generator<string> {
     yield* elementChunks(value, indent);
     return;
   }
-  if (isPlainObject(value) && hasBigArray(value)) {
+  if (isPlainObject(value) && writtenInPieces(value)) {
     const inner = `${indent}  `;
     let first = true;
     yield '{';
@@ -87,8 +87,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return (proto === Object.prototype || proto === null) && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
 }
 
-/** Whether an object holds (directly) an array worth writing piecewise, or a value only the writer can make. */
-function hasBigArray(v: Record<string, unknown>): boolean {
+/** Whether an object is written key by key: it holds (directly) an array worth writing piecewise, or a value only the writer can make. */
+function writtenInPieces(v: Record<string, unknown>): boolean {
   for (const key of Object.keys(v)) {
     const x = v[key];
     if ((Array.isArray(x) && x.length >= PIECEWISE) || x instanceof JsonArrayStream || x instanceof JsonLater) return true;
