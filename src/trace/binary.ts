@@ -106,10 +106,15 @@ function writeU64(bytes: Buffer, value: number, at: number): void {
 
 /** u64 little-endian as a number, or undefined above 2^53 - 1. */
 function readU64(bytes: Buffer, at: number): number | undefined {
-  const low = bytes.readUInt32LE(at);
-  const high = bytes.readUInt32LE(at + 4);
+  const low = u32le(bytes, at);
+  const high = u32le(bytes, at + 4);
   if (high > 0x1f_ffff) return undefined;
   return high * 0x1_0000_0000 + low;
+}
+
+/** The little-endian u32 at `at` (the caller knows four bytes are there): byte arithmetic, without readUInt32LE's checks. */
+function u32le(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
 /** One record as a complete frame. Throws TypeError for a record the readers would reject. */
@@ -166,55 +171,60 @@ export function encodeFrame(record: MessageRecord | MetaRecord): Uint8Array {
   return frame;
 }
 
-/** Decodes the payload of a frame whose CRC matched. Content that breaks the rules gives a BadRecord. */
-export function decodePayload(payload: Buffer, loc: RecordLocation, cache?: CtxCache): TraceRecord {
-  const kind = payload[0];
-  const flags = payload[1];
-  if (kind !== KIND_MESSAGE && kind !== KIND_META) return badPayload(payload, loc, `unknown record kind ${kind}`);
-  if ((flags & ~FLAGS_KNOWN) !== 0) return badPayload(payload, loc, `reserved flag bits set (flags 0x${flags.toString(16).padStart(2, '0')})`);
-  const ctxLength = payload.readUInt16LE(20);
-  const bodyStart = PAYLOAD_FIXED_BYTES + ctxLength;
+/**
+ * Decodes the payload of a frame whose CRC matched, `buf[start, end)`: read in place, so the
+ * common frame costs no view of its own. Content that breaks the rules gives a BadRecord.
+ */
+export function decodePayload(buf: Buffer, start: number, end: number, loc: RecordLocation, cache?: CtxCache): TraceRecord {
+  const kind = buf[start];
+  const flags = buf[start + 1];
+  const bad = (why: string): TraceRecord => badPayload(buf.subarray(start, end), loc, why);
+  if (kind !== KIND_MESSAGE && kind !== KIND_META) return bad(`unknown record kind ${kind}`);
+  if ((flags & ~FLAGS_KNOWN) !== 0) return bad(`reserved flag bits set (flags 0x${flags.toString(16).padStart(2, '0')})`);
+  const ctxLength = buf.readUInt16LE(start + 20);
+  const bodyStart = start + PAYLOAD_FIXED_BYTES + ctxLength;
 
   if (kind === KIND_META) {
     for (let i = 1; i < PAYLOAD_FIXED_BYTES; i++) {
-      if (payload[i] !== 0) return badPayload(payload, loc, `meta frame has a non-zero byte at payload offset ${i} (meta keeps everything in its fields)`);
+      if (buf[start + i] !== 0) return bad(`meta frame has a non-zero byte at payload offset ${i} (meta keeps everything in its fields)`);
     }
-    return decodeMetaFields(payload, PAYLOAD_FIXED_BYTES, loc);
+    return decodeMetaFields(buf.subarray(start, end), PAYLOAD_FIXED_BYTES, loc);
   }
 
-  const dir = DIRECTIONS[payload[2]];
-  if (dir === undefined) return badPayload(payload, loc, `bad dir code ${payload[2]}`);
-  const sideCode = payload[3];
-  if (sideCode >= SIDES.length) return badPayload(payload, loc, `bad side code ${sideCode}`);
-  const seq = readU64(payload, 4);
-  const t = readU64(payload, 12);
-  if (seq === undefined) return badPayload(payload, loc, 'seq larger than 2^53 - 1');
-  if (t === undefined) return badPayload(payload, loc, 't larger than 2^53 - 1');
-  if (!(flags & FLAG_SEQ) && seq !== 0) return badPayload(payload, loc, 'seq bytes set without the seq flag');
-  if (!(flags & FLAG_T) && t !== 0) return badPayload(payload, loc, 't bytes set without the t flag');
-  if (!(flags & FLAG_CTX) && ctxLength !== 0) return badPayload(payload, loc, 'ctx length set without the ctx flag');
-  if (flags & FLAG_CTX && ctxLength === 0) return badPayload(payload, loc, 'empty ctx value');
-  if (ctxLength > MAX_CTX_BYTES) return badPayload(payload, loc, `ctx length ${ctxLength} exceeds the maximum ${MAX_CTX_BYTES}`);
-  if (bodyStart > payload.length) return badPayload(payload, loc, `ctx length ${ctxLength} runs past the end of the frame`);
+  const dir = DIRECTIONS[buf[start + 2]];
+  if (dir === undefined) return bad(`bad dir code ${buf[start + 2]}`);
+  const sideCode = buf[start + 3];
+  if (sideCode >= SIDES.length) return bad(`bad side code ${sideCode}`);
+  const seq = readU64(buf, start + 4);
+  const t = readU64(buf, start + 12);
+  if (seq === undefined) return bad('seq larger than 2^53 - 1');
+  if (t === undefined) return bad('t larger than 2^53 - 1');
+  if (!(flags & FLAG_SEQ) && seq !== 0) return bad('seq bytes set without the seq flag');
+  if (!(flags & FLAG_T) && t !== 0) return bad('t bytes set without the t flag');
+  if (!(flags & FLAG_CTX) && ctxLength !== 0) return bad('ctx length set without the ctx flag');
+  if (flags & FLAG_CTX && ctxLength === 0) return bad('empty ctx value');
+  if (ctxLength > MAX_CTX_BYTES) return bad(`ctx length ${ctxLength} exceeds the maximum ${MAX_CTX_BYTES}`);
+  if (bodyStart > end) return bad(`ctx length ${ctxLength} runs past the end of the frame`);
   let ctx: string | undefined;
   if (flags & FLAG_CTX) {
-    ctx = cachedCtx(payload, PAYLOAD_FIXED_BYTES, bodyStart, cache);
+    const ctxStart = start + PAYLOAD_FIXED_BYTES;
+    ctx = cachedCtx(buf, ctxStart, bodyStart, cache);
     if (ctx === undefined) {
-      const text = decodeUtf8(payload, PAYLOAD_FIXED_BYTES, bodyStart);
-      if (text === undefined) return badPayload(payload, loc, 'ctx is not valid UTF-8');
+      const text = decodeUtf8(buf, ctxStart, bodyStart);
+      if (text === undefined) return bad('ctx is not valid UTF-8');
       const why = ctxProblem(text);
-      if (why !== undefined) return badPayload(payload, loc, why);
+      if (why !== undefined) return bad(why);
       ctx = text;
       if (cache) {
-        cache.ctxBytes = Buffer.from(payload.subarray(PAYLOAD_FIXED_BYTES, bodyStart));
+        cache.ctxBytes = Buffer.from(buf.subarray(ctxStart, bodyStart));
         cache.ctx = text;
       }
     }
   }
-  const dataLength = payload.length - bodyStart;
-  if (dataLength > MAX_MESSAGE_BYTES) return badPayload(payload, loc, `message of ${dataLength} bytes exceeds the maximum ${MAX_MESSAGE_BYTES}`);
+  const dataLength = end - bodyStart;
+  if (dataLength > MAX_MESSAGE_BYTES) return bad(`message of ${dataLength} bytes exceeds the maximum ${MAX_MESSAGE_BYTES}`);
   // A copy (the read window is reused), drawn from shared slabs: far cheaper than one ArrayBuffer each.
-  const record: MessageRecord = { kind: 'message', dir, data: copyBytes(payload, bodyStart, payload.length), loc };
+  const record: MessageRecord = { kind: 'message', dir, data: copyBytes(buf, bodyStart, end), loc };
   const side = SIDES[sideCode];
   if (side !== undefined) record.side = side;
   if (flags & FLAG_SEQ) record.seq = seq;
@@ -323,12 +333,22 @@ class InputWindow {
     return this.buf.subarray(this.start + from, this.start + to);
   }
 
+  /** CRC-32 of buffered bytes [from, to), relative to the first unconsumed byte. */
+  crc32(from: number, to: number): number {
+    return crc32(this.buf, this.start + from, this.start + to);
+  }
+
+  /** decodePayload over buffered bytes [from, to), relative to the first unconsumed byte. */
+  decodePayload(from: number, to: number, loc: RecordLocation, cache: CtxCache | undefined): TraceRecord {
+    return decodePayload(this.buf, this.start + from, this.start + to, loc, cache);
+  }
+
   byteAt(index: number): number {
     return this.buf[this.start + index];
   }
 
   u32At(index: number): number {
-    return this.buf.readUInt32LE(this.start + index);
+    return u32le(this.buf, this.start + index);
   }
 
   /** True if the buffered bytes from `index` begin with `prefix` (or with as much of it as is buffered). */
@@ -557,20 +577,18 @@ function examineFrame(window: InputWindow, maxPayload: number, input: string, ca
       salvage: salvagePayload(window.view(FRAME_PREFIX_BYTES, have)),
     };
   }
-  // One view per frame: the CRC covers the length word and the payload, read through the window.
-  const covered = window.view(4, FRAME_PREFIX_BYTES + payloadLength);
-  const payload = covered.subarray(FRAME_PREFIX_BYTES - 4);
+  // Read in place in the window: the CRC covers the length word and the payload.
   const stored = window.u32At(FRAME_PREFIX_BYTES + payloadLength);
-  const computed = crc32(covered);
+  const computed = window.crc32(4, FRAME_PREFIX_BYTES + payloadLength);
   if (stored !== computed) {
     const show = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
     return {
       status: 'damaged',
       reason: `frame CRC mismatch (stored ${show(stored)}, computed ${show(computed)})`,
-      salvage: salvagePayload(payload),
+      salvage: salvagePayload(window.view(FRAME_PREFIX_BYTES, FRAME_PREFIX_BYTES + payloadLength)),
     };
   }
-  return { status: 'intact', size, record: decodePayload(payload, { input, offset: window.offset }, cache) };
+  return { status: 'intact', size, record: window.decodePayload(FRAME_PREFIX_BYTES, FRAME_PREFIX_BYTES + payloadLength, { input, offset: window.offset }, cache) };
 }
 
 async function readFrame(window: InputWindow, maxPayload: number, input: string, cache: CtxCache): Promise<FrameAttempt> {
