@@ -39,6 +39,8 @@ export interface SessionRow {
 /** The sessions of an analysis as the text report uses them. */
 export interface SessionDigest {
   readonly count: number;
+  /** Each session's ctx, in order (session `n` is `ctxs[n - 1]`), for the filters and the CI reports' one entry per session. */
+  readonly ctxs: ReadonlyArray<string | undefined>;
   /** The first sessions in full (the report lists them one by one when there are no more). */
   readonly first: readonly SessionSummary[];
   /** How many sessions gave each description, and each note, in order of first appearance. */
@@ -62,6 +64,7 @@ export interface AnalysisView {
 /** One pass over the sessions. `hasFindings` says which ctx labels the findings name. */
 export function digestSessions(sessions: Iterable<SessionSummary>, hasFindings: (ctx: string) => boolean): SessionDigest {
   let count = 0;
+  const ctxs: Array<string | undefined> = [];
   const first: SessionSummary[] = [];
   const descriptions = new Map<string, number>();
   const notes = new Map<string, number>();
@@ -71,6 +74,7 @@ export function digestSessions(sessions: Iterable<SessionSummary>, hasFindings: 
   const leaksBy = { rust: new Map<string, number>(), js: new Map<string, number>() };
   for (const s of sessions) {
     count++;
+    ctxs.push(s.ctx);
     if (first.length < SESSIONS_LISTED) first.push(s);
     const description = sessionDescription(s);
     descriptions.set(description, (descriptions.get(description) ?? 0) + 1);
@@ -82,7 +86,7 @@ export function digestSessions(sessions: Iterable<SessionSummary>, hasFindings: 
       for (const side of ['rust', 'js'] as const) for (const g of s.leaks[side]) leaksBy[side].set(g.fn, (leaksBy[side].get(g.fn) ?? 0) + g.count);
     }
   }
-  return { count, first, descriptions, notes, withFindings, leaking, firstLeaking, leaksBy };
+  return { count, ctxs, first, descriptions, notes, withFindings, leaking, firstLeaking, leaksBy };
 }
 
 /** The ctx labels of the findings (as the session table keys them). */
@@ -95,6 +99,11 @@ function ctxOfFindings(findings: FindingTable): Set<string> {
 /** The view of a collected result. */
 export function viewOfResult(result: AnalysisResult): AnalysisView {
   return view(result.summary, result.firstDivergence, findingTableOf(result.findings), result.sessions);
+}
+
+/** A collected result is read through its view; a view as it is. */
+export function asView(x: AnalysisResult | AnalysisView): AnalysisView {
+  return Array.isArray((x as AnalysisResult).findings) ? viewOfResult(x as AnalysisResult) : (x as AnalysisView);
 }
 
 /** The view of a streamed analysis; it reads the stream's findings and sessions (once). */

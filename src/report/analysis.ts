@@ -2,7 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import { FINDING_INFO, findingTableOf, type AnalysisResult, type AnalysisStream, type AnalysisSummary, type Finding, type FindingTable, type FindingKind, type JsSnapshot, type RustSnapshot, type SessionSummary, type Severity } from '../replay/index.js';
 import { FindingIds, findingIds } from './finding-ids.js';
 import { JsonArrayStream, JsonLater } from './json-chunks.js';
-import { SESSIONS_LISTED, sessionDescription, sessionNotes, viewOfResult, type AnalysisView } from './analysis-view.js';
+import { SESSIONS_LISTED, asView, sessionDescription, sessionNotes, type AnalysisView } from './analysis-view.js';
 import { FINDING_HELP, findingDocsLink } from './help.js';
 import { formatFindingLocation } from './location.js';
 
@@ -78,11 +78,6 @@ function countOf(findings: FindingTable, shown: ReadonlySet<number> | undefined)
     else c.roots++;
   }
   return c;
-}
-
-/** A collected result is read through a view; a view as it is. */
-function asView(x: AnalysisResult | AnalysisView): AnalysisView {
-  return Array.isArray((x as AnalysisResult).findings) ? viewOfResult(x as AnalysisResult) : (x as AnalysisView);
 }
 
 function asTable(x: AnalysisResult | AnalysisView | FindingTable): FindingTable {
