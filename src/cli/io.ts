@@ -82,20 +82,25 @@ export async function writeOut(stream: Writable, text: string | Uint8Array): Pro
   }
 }
 
-/** Writes pieces of text in chunks of about `limit` characters (per-piece writes would dominate), waiting for the stream to drain. */
-export async function writeChunks(stream: Writable, pieces: Iterable<string>, limit = 256 * 1024): Promise<void> {
+/** Pieces of text joined into chunks of about `limit` characters: a write per piece would dominate. */
+export function* joinedChunks(pieces: Iterable<string>, limit = 256 * 1024): Generator<string> {
   let parts: string[] = [];
   let size = 0;
   for (const p of pieces) {
     parts.push(p);
     size += p.length;
     if (size >= limit) {
-      await writeOut(stream, parts.join(''));
+      yield parts.join('');
       parts = [];
       size = 0;
     }
   }
-  if (parts.length > 0) await writeOut(stream, parts.join(''));
+  if (parts.length > 0) yield parts.join('');
+}
+
+/** Writes pieces of text in chunks of about `limit` characters, waiting for the stream to drain. */
+export async function writeChunks(stream: Writable, pieces: Iterable<string>, limit?: number): Promise<void> {
+  for (const chunk of joinedChunks(pieces, limit)) await writeOut(stream, chunk);
 }
 
 /** Each line and its newline, as pieces for writeChunks. */

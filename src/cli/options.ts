@@ -5,7 +5,7 @@ import type { AnalysisSummary } from '../replay/index.js';
 import { InvalidArgumentError } from 'commander';
 import { isRevision, REVISIONS, type Revision } from '../protocol/revisions.js';
 import { parseSymbolTable, type SymbolTable } from '../protocol/helpers.js';
-import { UsageError } from './io.js';
+import { UsageError, joinedChunks } from './io.js';
 
 /** Option parsers shared by the commands; each fails with one line naming the option. */
 export function parseRevisionOption(value: string): Revision {
@@ -94,10 +94,10 @@ export async function checkWritableDir(option: string, path: string): Promise<vo
   if (!isDir) throw new UsageError(`${option} ${path}: no such directory ${dir}`);
 }
 
-/** Writes a file an option names; a failure is one line naming the option and the file. */
-export async function writeOptionFile(option: string, path: string, data: string): Promise<void> {
+/** Writes a file an option names (text given in pieces is written as they come); a failure is one line naming the option and the file. */
+export async function writeOptionFile(option: string, path: string, data: string | Iterable<string>): Promise<void> {
   try {
-    await writeFile(path, data);
+    await writeFile(path, typeof data === 'string' ? data : joinedChunks(data));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException | undefined)?.code;
     throw new UsageError(`${option} ${path}: ${code === 'ENOENT' ? 'no such directory' : reason(e)}`);
