@@ -14,4 +14,5 @@ export { findingIds } from './report/finding-ids.js';
 export { FINDING_HELP, findingDocsLink } from './report/help.js';
 export { githubAnnotations, stepSummaryMarkdown } from './report/github.js';
 export { junitXml } from './report/junit.js';
+export { findingsBySession, type FindingsBySession, type SessionEntry, type SessionFindings } from './report/ci-sessions.js';
 export { diffTraces } from './diff/index.js';

@@ -1,15 +1,16 @@
 import { appendFile } from 'node:fs/promises';
-import { analyzeStream, FINDING_KINDS, SEVERITY_RANK, type AnalysisResult, type AnalysisSummary, type Finding, type FindingKind, type RecordBatches, type Severity } from '../replay/index.js';
+import { analyzeStream, FINDING_KINDS, SEVERITY_RANK, type AnalysisResult, type AnalysisSummary, type FindingKind, type RecordBatches, type Severity } from '../replay/index.js';
 import type { Revision } from '../protocol/revisions.js';
-import { analysisStreamToJson, analysisToJson, renderAnalysisText } from '../report/analysis.js';
-import { viewOfStream } from '../report/analysis-view.js';
+import { analysisStreamToJson, analysisViewToJson, renderAnalysisText, tableIds } from '../report/analysis.js';
+import { viewOfStream, type AnalysisView } from '../report/analysis-view.js';
+import { findingsBySession } from '../report/ci-sessions.js';
 import { jsonDocument } from '../report/json-chunks.js';
 import { findingIds } from '../report/finding-ids.js';
 import { wrapLine } from '../report/wrap.js';
 import { explainLines } from './explain.js';
 import { InputPosition, progressText } from './progress.js';
-import { githubAnnotations, stepSummaryMarkdown, type SessionFindings } from '../report/github.js';
-import { junitXml } from '../report/junit.js';
+import { githubAnnotations, stepSummaryMarkdown } from '../report/github.js';
+import { junitXmlChunks } from '../report/junit.js';
 import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, Progress, UsageError, asLines, colorFor, writeChunks, writeOut, type CliIO } from './io.js';
 import { checkReadable, checkWritableDir, loadSymbols, nothingReadable, writeOptionFile } from './options.js';
 import { checkDistinctInputs, readInputs, type InputProblem } from './inputs.js';
@@ -36,24 +37,6 @@ export interface AnalyzeCliOptions {
   session?: number;
   /** Print one finding (by its ID) in full, with the records around it. */
   explain?: string;
-}
-
-/** Findings grouped by session, as the CI formats report them (only those `shown`, if given). */
-export function sessionsOf(result: AnalysisResult, inputs: readonly string[], shown?: ReadonlySet<number>): SessionFindings[] {
-  const byCtx = new Map<string, SessionFindings & { findings: AnalysisResult['findings']; indexes: number[] }>();
-  for (const s of result.sessions) {
-    const label = s.ctx ?? inputs.join(' + ');
-    byCtx.set(s.ctx ?? '', { label, input: inputs[0] ?? '-', findings: [], indexes: [] });
-  }
-  for (const [i, f] of result.findings.entries()) {
-    if (shown && !shown.has(i)) continue;
-    const key = f.location.ctx ?? '';
-    let entry = byCtx.get(key);
-    if (!entry) byCtx.set(key, (entry = { label: f.location.ctx ?? inputs.join(' + '), input: f.location.input, findings: [], indexes: [] }));
-    entry.findings.push(f);
-    entry.indexes.push(i);
-  }
-  return [...byCtx.values()];
 }
 
 /** `bridge-trace analyze`: replay both allocators and report every desync with its cause. */
@@ -99,68 +82,59 @@ export async function runAnalyze(inputs: string[], opts: AnalyzeCliOptions, io: 
     }
   };
   const write = (lines: Iterable<string>): Promise<void> => writeChunks(io.stdout, asLines(wrapped(lines)));
-  // The plain reports never hold every finding and session summary: the JSON document is
-  // written as they are read back, the text report counts over them and reads in full only
-  // those it prints. Filters, --explain and the CI formats work on the collected result.
-  if (opts.explain === undefined && !opts.junit && opts.kind === undefined && opts.ctx === undefined && opts.session === undefined) {
-    if (format === 'json') {
-      await writeChunks(io.stdout, jsonDocument(analysisStreamToJson(stream, inputs)));
-      return verdict(stream.summary, inputs, threshold, io, err);
-    }
-    if (format === 'text') {
-      await write(
-        renderAnalysisText(viewOfStream(stream), inputs, color, {
-          ...(opts.quiet && { quiet: true }),
-          ...(opts.maxFindings !== undefined && { maxFindings: opts.maxFindings }),
-        }),
-      );
-      return verdict(stream.summary, inputs, threshold, io, err);
-    }
+  const filtering = opts.kind !== undefined || opts.ctx !== undefined || opts.session !== undefined;
+  if (opts.explain !== undefined) return explain(opts.explain);
+  // The JSON document alone is written as the findings and session summaries are read back.
+  if (format === 'json' && !filtering && !opts.junit) {
+    await writeChunks(io.stdout, jsonDocument(analysisStreamToJson(stream, inputs)));
+    return verdict(stream.summary, inputs, threshold, io, err);
   }
-  const result: AnalysisResult = { findings: [...stream.findings], sessions: [...stream.sessions], summary: stream.summary, ...(stream.firstDivergence && { firstDivergence: stream.firstDivergence }) };
-  const ids = findingIds(result.findings);
-
-  if (opts.explain !== undefined) {
-    const index = ids.indexOf(opts.explain);
-    if (index < 0) throw new UsageError(`--explain ${opts.explain}: no finding has this ID in ${inputs.join(', ')} (the IDs are in the text report and in --json)`);
-    if (format === 'json') await writeOut(io.stdout, JSON.stringify({ id: ids[index], ...result.findings[index] }, null, 2) + '\n');
-    else await write(await explainLines(result, index, ids, inputs, io, color, { ...(opts.rev && { rev: opts.rev }), ...(symbols && { symbols }) }));
-    return SEVERITY_RANK[result.findings[index]!.severity] >= SEVERITY_RANK[opts.failOn ?? 'error'] ? EXIT_FINDINGS : EXIT_OK;
-  }
-
-  const filter = findingFilter(result, opts);
-  const sessions = sessionsOf(result, inputs, filter?.shown);
-  if (format === 'json') {
-    await writeChunks(io.stdout, jsonDocument(analysisToJson(result, inputs, ids, filter?.shown)));
+  // Every other report reads the findings through a table: counted, grouped and filtered over
+  // all of them, each read in full only where it is printed or written. A JSON document lists
+  // every session summary, which the view only digests: it keeps them.
+  const sessions = format === 'json' ? [...stream.sessions] : undefined;
+  const view = viewOfStream(sessions ? { ...stream, sessions } : stream);
+  const ids = tableIds(view.findings);
+  const filter = findingFilter(view, opts);
+  const shown = filter?.shown;
+  const bySession = format === 'github' || opts.junit ? findingsBySession(view, inputs, { ...(shown && { shown }), ids }) : undefined;
+  if (sessions) {
+    await writeChunks(io.stdout, jsonDocument(analysisViewToJson(view, sessions, inputs, ids, shown)));
   } else {
-    const lines: string[] = [];
-    const idOf = idLookup(result, ids);
-    if (format === 'github') lines.push(...githubAnnotations(sessions, { idOf }));
-    lines.push(
-      ...renderAnalysisText(result, inputs, color, {
-        ids,
-        ...(opts.quiet && { quiet: true }),
-        ...(opts.maxFindings !== undefined && { maxFindings: opts.maxFindings }),
-        ...(filter && { shown: filter.shown, filterNote: filter.note, placesPerGroup: Number.MAX_SAFE_INTEGER }),
-      }),
-    );
-    await write(lines);
+    const text = renderAnalysisText(view, inputs, color, {
+      ids,
+      ...(opts.quiet && { quiet: true }),
+      ...(opts.maxFindings !== undefined && { maxFindings: opts.maxFindings }),
+      ...(filter && { shown: filter.shown, filterNote: filter.note, placesPerGroup: Number.MAX_SAFE_INTEGER }),
+    });
+    await write(format === 'github' && bySession ? [...githubAnnotations(bySession), ...text] : text);
     const summaryFile = io.env.GITHUB_STEP_SUMMARY;
-    if (format === 'github' && summaryFile) {
+    if (format === 'github' && bySession && summaryFile) {
       try {
-        await appendFile(summaryFile, stepSummaryMarkdown(sessions, undefined, idLookup(result, ids)));
+        await appendFile(summaryFile, stepSummaryMarkdown(bySession));
       } catch (e) {
         throw new UsageError(`GITHUB_STEP_SUMMARY ${summaryFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`);
       }
     }
   }
-  if (opts.junit) await writeOptionFile('--junit', opts.junit, junitXml(sessions));
+  if (opts.junit && bySession) await writeOptionFile('--junit', opts.junit, junitXmlChunks(bySession));
   if (filter) {
-    const unreadable = nothingReadable(result.summary, inputs);
+    const unreadable = nothingReadable(view.summary, inputs);
     if (unreadable) return badInput(unreadable, io, err);
-    return result.findings.some((f, i) => filter.shown.has(i) && SEVERITY_RANK[f.severity] >= threshold) ? EXIT_FINDINGS : EXIT_OK;
+    return [...filter.shown].some((i) => SEVERITY_RANK[view.findings.severity(i)] >= threshold) ? EXIT_FINDINGS : EXIT_OK;
   }
-  return verdict(result.summary, inputs, threshold, io, err);
+  return verdict(view.summary, inputs, threshold, io, err);
+
+  /** `--explain ID`: one finding in full, with the records around it (it works on the collected result). */
+  async function explain(id: string): Promise<number> {
+    const result: AnalysisResult = { findings: [...stream.findings], sessions: [...stream.sessions], summary: stream.summary, ...(stream.firstDivergence && { firstDivergence: stream.firstDivergence }) };
+    const ids = findingIds(result.findings);
+    const index = ids.indexOf(id);
+    if (index < 0) throw new UsageError(`--explain ${id}: no finding has this ID in ${inputs.join(', ')} (the IDs are in the text report and in --json)`);
+    if (format === 'json') await writeOut(io.stdout, JSON.stringify({ id: ids[index], ...result.findings[index] }, null, 2) + '\n');
+    else await write(await explainLines(result, index, ids, inputs, io, color, { ...(opts.rev && { rev: opts.rev }), ...(symbols && { symbols }) }));
+    return SEVERITY_RANK[result.findings[index]!.severity] >= threshold ? EXIT_FINDINGS : EXIT_OK;
+  }
 }
 
 /** Only a record that could not be read at all makes the input "bad"; findings at or above the threshold decide exit 1. */
@@ -176,33 +150,30 @@ function badInput(message: string, io: CliIO, err: ReturnType<typeof colorFor>):
   return EXIT_BAD_INPUT;
 }
 
-function idLookup(result: AnalysisResult, ids: readonly string[]): (f: Finding) => string | undefined {
-  const map = new Map(result.findings.map((f, i) => [f, ids[i]!] as const));
-  return (f) => map.get(f);
-}
-
 function isFindingKind(k: string): k is FindingKind {
   return (FINDING_KINDS as readonly string[]).includes(k);
 }
 
 /** The findings --kind, --ctx and --session keep (a root kept keeps its consequences listed under it). */
-export function findingFilter(result: AnalysisResult, opts: Pick<AnalyzeCliOptions, 'kind' | 'ctx' | 'session'>): { shown: Set<number>; note: string } | undefined {
+export function findingFilter(view: AnalysisView, opts: Pick<AnalyzeCliOptions, 'kind' | 'ctx' | 'session'>): { shown: Set<number>; note: string } | undefined {
   if (opts.kind === undefined && opts.ctx === undefined && opts.session === undefined) return undefined;
   if (opts.kind !== undefined && !isFindingKind(opts.kind)) throw new UsageError(`--kind ${opts.kind}: not a finding kind (docs/findings.md lists them: ${FINDING_KINDS.slice(0, 4).join(', ')}, …)`);
+  const { count, ctxs } = view.sessions;
   let ctx: string | undefined | null = opts.ctx ?? null;
   if (opts.session !== undefined) {
-    const s = result.sessions[opts.session - 1];
-    if (!s) throw new UsageError(`--session ${opts.session}: there ${result.sessions.length === 1 ? 'is 1 session' : `are ${result.sessions.length} sessions`}`);
-    if (opts.ctx !== undefined && s.ctx !== opts.ctx) throw new UsageError(`--session ${opts.session} is ctx=${s.ctx ?? '(none)'}, not ctx=${opts.ctx}`);
-    ctx = s.ctx;
+    if (!Number.isInteger(opts.session) || opts.session < 1 || opts.session > count) throw new UsageError(`--session ${opts.session}: there ${count === 1 ? 'is 1 session' : `are ${count} sessions`}`);
+    const sessionCtx = ctxs[opts.session - 1];
+    if (opts.ctx !== undefined && sessionCtx !== opts.ctx) throw new UsageError(`--session ${opts.session} is ctx=${sessionCtx ?? '(none)'}, not ctx=${opts.ctx}`);
+    ctx = sessionCtx;
   }
-  if (opts.ctx !== undefined && !result.sessions.some((s) => s.ctx === opts.ctx)) throw new UsageError(`--ctx ${opts.ctx}: no session has this label`);
+  if (opts.ctx !== undefined && !ctxs.includes(opts.ctx)) throw new UsageError(`--ctx ${opts.ctx}: no session has this label`);
+  const findings = view.findings;
   const shown = new Set<number>();
-  result.findings.forEach((f, i) => {
-    if (opts.kind !== undefined && f.kind !== opts.kind) return;
-    if (ctx !== null && f.location.ctx !== ctx) return;
+  for (let i = 0; i < findings.length; i++) {
+    if (opts.kind !== undefined && findings.kind(i) !== opts.kind) continue;
+    if (ctx !== null && findings.ctx(i) !== ctx) continue;
     shown.add(i);
-  });
+  }
   const parts = [opts.kind !== undefined && `kind ${opts.kind}`, ctx !== null && (ctx === undefined ? 'the session without a ctx' : `ctx=${ctx}`)].filter(Boolean);
-  return { shown, note: `filter: ${parts.join(', ')}: ${shown.size} of ${result.findings.length} findings` };
+  return { shown, note: `filter: ${parts.join(', ')}: ${shown.size} of ${findings.length} findings` };
 }

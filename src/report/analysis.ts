@@ -430,13 +430,29 @@ export function tableIds(findings: FindingTable): string[] {
 
 /** The `analyze --json` document (docs/json-schema.md "analyze"). */
 export function analysisToJson(result: AnalysisResult, inputs: readonly string[], ids: readonly string[] = findingIds(result.findings), shown?: ReadonlySet<number>): Record<string, unknown> {
-  const findings: Array<Record<string, unknown>> = [];
-  result.findings.forEach((f, i) => {
-    if (shown && !shown.has(i)) return;
-    findings.push(findingJson(f, ids[i]!, ids));
-  });
+  const findings = [...findingsJson(findingTableOf(result.findings), ids, shown)];
   const first = result.firstDivergence;
   return analysisDocument(inputs, result.summary, result.sessions, findings, first && { ...first, id: ids[first.finding] }, shown && { shown: shown.size, of: result.findings.length });
+}
+
+/**
+ * The same document as `analysisToJson`, of a view, for `jsonDocument` to write: each finding
+ * (only those `shown`, if given) read in full as it is written. A view keeps only a digest
+ * of the sessions: `sessions` are the summaries to list, in order.
+ */
+export function analysisViewToJson(view: AnalysisView, sessions: readonly SessionSummary[], inputs: readonly string[], ids: readonly string[], shown?: ReadonlySet<number>): Record<string, unknown> {
+  const table = view.findings;
+  const findings = new JsonArrayStream(shown ? shown.size : table.length, findingsJson(table, ids, shown));
+  const first = view.firstDivergence;
+  return analysisDocument(inputs, view.summary, sessions, findings, first && { ...first, id: ids[first.finding] }, shown && { shown: shown.size, of: table.length });
+}
+
+/** The findings of the document (only those `shown`, if given), in list order. */
+function* findingsJson(table: FindingTable, ids: readonly string[], shown?: ReadonlySet<number>): Generator<Record<string, unknown>> {
+  for (let i = 0; i < table.length; i++) {
+    if (shown && !shown.has(i)) continue;
+    yield findingJson(table.at(i), ids[i]!, ids);
+  }
 }
 
 /**

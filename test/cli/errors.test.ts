@@ -5,7 +5,7 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { analyze } from '../../src/replay/index.js';
-import { sessionsOf } from '../../src/cli/analyze.js';
+import { findingsBySession } from '../../src/report/ci-sessions.js';
 import { clip } from '../../src/report/github.js';
 import { junitXml } from '../../src/report/junit.js';
 import { openTrace } from '../../src/trace/source.js';
@@ -117,7 +117,7 @@ describe('wording', () => {
 
   it('JUnit: one failure per test case, listing every error in its body', async () => {
     const r = await analyze(openTrace('traces/fault.callback-params-as-placeholders.reserved-count.log'));
-    const xml = junitXml(sessionsOf(r, ['f.log']));
+    const xml = junitXml(findingsBySession(r, ['f.log']));
     expect(xml.match(/<failure /g)).toHaveLength(1);
     const errors = r.findings.filter((f) => f.severity === 'error').length;
     expect(xml).toContain(`message="${errors} errors; first reservation-underfilled`);

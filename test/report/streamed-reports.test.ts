@@ -9,6 +9,9 @@ import { viewOfStream } from '../../src/report/analysis-view.js';
 import { findingIds } from '../../src/report/finding-ids.js';
 import { jsonDocument } from '../../src/report/json-chunks.js';
 import { openTraceBatches } from '../../src/trace/source.js';
+import { findingsBySession } from '../../src/report/ci-sessions.js';
+import { githubAnnotations, stepSummaryMarkdown } from '../../src/report/github.js';
+import { junitXml, junitXmlChunks } from '../../src/report/junit.js';
 
 // A broken sample (one root cause, five consequences, a first divergence), and the same under
 // 100 ctx labels one after another: past the open-session limit, sessions retire and their
@@ -80,5 +83,24 @@ describe('the text report of a streamed analysis', () => {
       expect(JSON.stringify(table.at(i))).toBe(JSON.stringify(f));
     }
     expect(result.findings.some((f) => f.consequences)).toBe(true);
+  });
+});
+
+describe('the CI reports of a streamed analysis', () => {
+  it('are those of the findings collected and grouped by session', async () => {
+    const options = { maxActiveSessions: 8 };
+    const result = await analyze({ batches: openTraceBatches(many) }, options);
+    const ids = findingIds(result.findings);
+    const idOf = new Map(result.findings.map((f, i) => [f, ids[i]!] as const));
+    // Grouped by hand: one entry per session ctx, each with its findings in order.
+    const collected = result.sessions.map((s) => ({ label: s.ctx ?? many, input: many, findings: result.findings.filter((f) => f.location.ctx === s.ctx) }));
+    const view = viewOfStream(await analyzeStream({ batches: openTraceBatches(many) }, options));
+    const bySession = findingsBySession(view, [many], { ids: tableIds(view.findings) });
+    expect(bySession.sessions).toHaveLength(100);
+    expect(githubAnnotations(bySession)).toEqual(githubAnnotations(collected, { idOf: (f) => idOf.get(f) }));
+    expect(stepSummaryMarkdown(bySession)).toBe(stepSummaryMarkdown(collected, undefined, (f) => idOf.get(f)));
+    expect(stepSummaryMarkdown(bySession)).toContain(`\`${ids[0]}\``);
+    expect(text(junitXmlChunks(bySession))).toBe(junitXml(collected));
+    expect(junitXml(collected).match(/<testcase /g)).toHaveLength(100);
   });
 });
