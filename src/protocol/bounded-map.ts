@@ -4,10 +4,23 @@
  * always remembers at least the last `limit` entries set (at most twice that), and no operation walks the map:
  * evicting the first key of one Map on every insert costs time proportional to the deleted entries V8 keeps
  * until it rehashes.
+ *
+ * Each generation also holds one entry of its own, under a key no caller can pass (`KEEP`). V8 shrinks a Map's
+ * table, a runtime call and a new table, whenever a delete leaves it with fewer entries than half its buckets:
+ * a map that goes from one entry to none and back on every message (an intent set by Rust's step and taken by
+ * JS's) would do that on every delete. The extra entry keeps such a map at its smallest table.
  */
+const KEEP: unique symbol = Symbol('bounded-map.keep');
+
+type Generation<K, V> = Map<K | typeof KEEP, V | undefined>;
+
+function generation<K, V>(from?: Generation<K, V>): Generation<K, V> {
+  return from ? new Map(from) : new Map<K | typeof KEEP, V | undefined>([[KEEP, undefined]]);
+}
+
 export class BoundedMap<K, V> {
-  private young = new Map<K, V>();
-  private old = new Map<K, V>();
+  private young: Generation<K, V> = generation();
+  private old: Generation<K, V> = generation();
   constructor(private readonly limit: number) {}
   get(k: K): V | undefined {
     const v = this.young.get(k);
@@ -19,9 +32,9 @@ export class BoundedMap<K, V> {
   set(k: K, v: V): void {
     this.old.delete(k);
     this.young.set(k, v);
-    if (this.young.size >= this.limit) {
+    if (this.young.size - 1 >= this.limit) {
       this.old = this.young;
-      this.young = new Map();
+      this.young = generation();
     }
   }
   delete(k: K): void {
@@ -29,24 +42,24 @@ export class BoundedMap<K, V> {
     if (!this.young.delete(k)) this.old.delete(k);
   }
   get size(): number {
-    return this.young.size + this.old.size;
+    return this.young.size + this.old.size - 2;
   }
   /** Oldest first, as one Map would give them. */
   *entries(): IterableIterator<[K, V]> {
-    yield* this.old.entries();
-    yield* this.young.entries();
+    for (const e of this.old) if (e[0] !== KEEP) yield e as [K, V];
+    for (const e of this.young) if (e[0] !== KEEP) yield e as [K, V];
   }
   *values(): IterableIterator<V> {
-    yield* this.old.values();
-    yield* this.young.values();
+    for (const [k, v] of this.old) if (k !== KEEP) yield v as V;
+    for (const [k, v] of this.young) if (k !== KEEP) yield v as V;
   }
   [Symbol.iterator](): IterableIterator<[K, V]> {
     return this.entries();
   }
   clone(): BoundedMap<K, V> {
     const c = new BoundedMap<K, V>(this.limit);
-    c.young = new Map(this.young);
-    c.old = new Map(this.old);
+    c.young = generation(this.young);
+    c.old = generation(this.old);
     return c;
   }
 }
