@@ -14,13 +14,16 @@ const KEEP: unique symbol = Symbol('bounded-map.keep');
 
 type Generation<K, V> = Map<K | typeof KEEP, V | undefined>;
 
-function generation<K, V>(from?: Generation<K, V>): Generation<K, V> {
-  return from ? new Map(from) : new Map<K | typeof KEEP, V | undefined>([[KEEP, undefined]]);
+/** Entries of a generation that are not callers': its `KEEP`. */
+const OWN = 1;
+
+function freshGeneration<K, V>(): Generation<K, V> {
+  return new Map<K | typeof KEEP, V | undefined>([[KEEP, undefined]]);
 }
 
 export class BoundedMap<K, V> {
-  private young: Generation<K, V> = generation();
-  private old: Generation<K, V> = generation();
+  private young: Generation<K, V> = freshGeneration();
+  private old: Generation<K, V> = freshGeneration();
   constructor(private readonly limit: number) {}
   get(k: K): V | undefined {
     const v = this.young.get(k);
@@ -32,9 +35,9 @@ export class BoundedMap<K, V> {
   set(k: K, v: V): void {
     this.old.delete(k);
     this.young.set(k, v);
-    if (this.young.size - 1 >= this.limit) {
+    if (this.young.size - OWN >= this.limit) {
       this.old = this.young;
-      this.young = generation();
+      this.young = freshGeneration();
     }
   }
   delete(k: K): void {
@@ -42,7 +45,7 @@ export class BoundedMap<K, V> {
     if (!this.young.delete(k)) this.old.delete(k);
   }
   get size(): number {
-    return this.young.size + this.old.size - 2;
+    return this.young.size + this.old.size - 2 * OWN;
   }
   /** Oldest first, as one Map would give them. */
   *entries(): IterableIterator<[K, V]> {
@@ -50,16 +53,16 @@ export class BoundedMap<K, V> {
     for (const e of this.young) if (e[0] !== KEEP) yield e as [K, V];
   }
   *values(): IterableIterator<V> {
-    for (const [k, v] of this.old) if (k !== KEEP) yield v as V;
-    for (const [k, v] of this.young) if (k !== KEEP) yield v as V;
+    for (const [, v] of this.entries()) yield v;
   }
   [Symbol.iterator](): IterableIterator<[K, V]> {
     return this.entries();
   }
   clone(): BoundedMap<K, V> {
     const c = new BoundedMap<K, V>(this.limit);
-    c.young = generation(this.young);
-    c.old = generation(this.old);
+    // A copy keeps the generation's own entry with the rest.
+    c.young = new Map(this.young);
+    c.old = new Map(this.old);
     return c;
   }
 }
